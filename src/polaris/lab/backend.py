@@ -9,9 +9,9 @@ from (seed, sample index, prompt), so a sample is the same whatever it was batch
 Chat prompts are flattened to the completion text `render(..., api="completions")` would have
 produced (one user message -> its text and a newline), since lab models are completion models.
 
-The logits come from an engine (`engine.py`): torch when it is installed, else numpy, so lab models
-answer without torch. Both engines give the same answers and the identity names the weights and
-the decoder, not the engine, so the two share cached responses.
+The logits come from an engine (`engine.py`): numpy by default, so lab models answer without torch,
+or torch ($POLARIS_LAB_ENGINE=torch). Both give the same answers and the identity names the weights
+and the decoder, not the engine, so the two share cached responses.
 """
 
 from __future__ import annotations
@@ -54,14 +54,15 @@ class LabBackend:
     supports_n = True
 
     def __init__(self, name: str, *, max_batch: int = 512, engine: str | None = None) -> None:
-        from polaris.lab.engine import wanted
+        from polaris.lab.engine import engine_name
 
         self.name = name if name.startswith("lab/") else f"lab/{name}"
         self.path = resolve(name)
         self.config = read_config(self.path)
         self.max_batch = max_batch
         self.in_flight = max_batch  # the runner keeps this many requests coming, to fill batches
-        self.engine = wanted(engine)  # "auto" until loaded, then "numpy" or "torch"
+        self.engine = engine_name(engine)  # "numpy" or "torch"
+        self._blas = False  # holding the one-BLAS-thread setting (numpy engine)
         self._sha: str | None = None
         self._model: Any = None
         self._tok: Any = None
@@ -84,10 +85,12 @@ class LabBackend:
                 await self._load()
 
     async def _load(self) -> None:
-        from polaris.lab.engine import choose, load_engine
+        from polaris.lab.engine import BLAS, load_engine
 
-        self.engine = choose(self.engine)
         self._model, self._tok, _ = await asyncio.to_thread(load_engine, self.path, self.engine)
+        if self.engine == "numpy" and not self._blas:
+            BLAS.acquire()
+            self._blas = True
 
     async def generate(self, req: GenRequest) -> GenResult:
         from polaris.lab.decode import Row, row_seed
@@ -127,6 +130,11 @@ class LabBackend:
             self._worker.cancel()
         self._worker = None
         self._model = self._tok = None
+        if self._blas:
+            from polaris.lab.engine import BLAS
+
+            BLAS.release()
+            self._blas = False
 
     async def _submit(self, kind: str, work: list) -> list:
         await self.start()
@@ -157,15 +165,15 @@ class LabBackend:
     def _run(self, wave: list[tuple[str, list]]) -> list[list]:
         """All generation rows of the wave in batches of `max_batch`, then all loglik pairs."""
         from polaris.lab.decode import generate, loglik
-        from polaris.lab.engine import one_thread
+        from polaris.lab.engine import set_one_thread
 
+        set_one_thread(self._model)  # per worker thread (torch); numpy's is held since loading
         out: list[list] = []
-        with one_thread(self._model):
-            for kind, fn in (("gen", generate), ("loglik", loglik)):
-                flat = [x for k, w in wave if k == kind for x in w]
-                done = []
-                for i in range(0, len(flat), self.max_batch):
-                    done += fn(self._model, self._tok, flat[i : i + self.max_batch])
-                out.append(done)
+        for kind, fn in (("gen", generate), ("loglik", loglik)):
+            flat = [x for k, w in wave if k == kind for x in w]
+            done = []
+            for i in range(0, len(flat), self.max_batch):
+                done += fn(self._model, self._tok, flat[i : i + self.max_batch])
+            out.append(done)
         gen_iter, ll_iter = iter(out[0]), iter(out[1])
         return [[next(gen_iter if k == "gen" else ll_iter) for _ in w] for k, w in wave]

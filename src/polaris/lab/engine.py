@@ -10,7 +10,8 @@ Both compute the same function as `model.GPT.forward` and share one interface, w
     engine.new_caches(size) / engine.select(caches, rows)   KV caches; keep only some batch rows
 
 The numpy engine is as fast as torch on these models (BENCHMARKS.md, "Lab inference") and is what
-`LabBackend` uses, so `pip install polaris-lab` answers with lab models without torch. It reads the
+`LabBackend` uses by default ($POLARIS_LAB_ENGINE=torch picks torch), so `pip install polaris-lab`
+answers with lab models without torch. It reads the
 safetensors file itself (`safetensors.numpy`) and computes in float32, as the torch engine does after
 loading float16 weights.
 """
@@ -32,35 +33,48 @@ from polaris.lab.arch import GPTConfig
 from polaris.lab.checkpoint import CONFIG, WEIGHTS, model_config, read_config, read_tokenizer
 from polaris.lab.tokenizer import CharTokenizer
 
-ENGINES = ("auto", "numpy", "torch")
+ENGINES = ("numpy", "torch")
 ENV = "POLARIS_LAB_ENGINE"
 
 
+CHUNK_TOKENS = 2048  # rows x positions per pass: keeps a layer's activations in the CPU cache
+
+
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    mu = x.mean(-1, keepdims=True)
-    d = x - mu
-    var = (d * d).mean(-1, keepdims=True)
-    return d / np.sqrt(var + np.float32(1e-5)) * w + b  # torch.nn.LayerNorm's default eps
+    d = x - x.mean(-1, keepdims=True)
+    var = np.square(d).mean(-1, keepdims=True)
+    var += np.float32(1e-5)  # torch.nn.LayerNorm's default eps
+    d /= np.sqrt(var, out=var)
+    d *= w
+    d += b
+    return d
 
 
 _ERF = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # Abramowitz & Stegun 7.1.26
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    """erf to within 1.5e-7 (float32's resolution near 1): a polynomial in 1/(1 + p|x|) times
-    exp(-x^2). Five times faster than scipy.special.erf on float32 arrays, which dominated decoding."""
-    a = np.abs(x)
-    t = np.float32(1.0) / (np.float32(1.0) + np.float32(0.3275911) * a)
-    poly = np.float32(_ERF[4])
-    for c in _ERF[3::-1]:
-        poly = poly * t + np.float32(c)
-    y = np.float32(1.0) - poly * t * np.exp(-a * a)
-    return np.copysign(y, x)
-
-
 def _gelu(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU, as torch's F.gelu."""
-    return np.float32(0.5) * x * (np.float32(1.0) + _erf(x * np.float32(1 / math.sqrt(2))))
+    """Exact (erf) GELU, as torch's F.gelu, in place. erf(z) to within 1.5e-7 (float32's resolution
+    near 1): a polynomial in t = 1/(1 + p|z|) times exp(-z^2); scipy.special.erf was five times
+    slower on float32 arrays and dominated decoding."""
+    z = x * np.float32(1 / math.sqrt(2))
+    a = np.abs(z)
+    t = a * np.float32(0.3275911)
+    t += np.float32(1.0)
+    np.reciprocal(t, out=t)
+    poly = t * np.float32(_ERF[4])
+    for c in _ERF[3::-1]:
+        poly += np.float32(c)
+        poly *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    poly *= np.exp(a, out=a)  # 1 - erf(|z|)
+    np.subtract(np.float32(1.0), poly, out=poly)
+    np.copysign(poly, z, out=poly)  # erf(z)
+    poly += np.float32(1.0)
+    poly *= x
+    poly *= np.float32(0.5)
+    return poly
 
 
 class NumpyCache:
@@ -71,16 +85,20 @@ class NumpyCache:
         self.k: np.ndarray | None = None
         self.v: np.ndarray | None = None
 
-    def append(self, k: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def write(self, k: np.ndarray, v: np.ndarray, rows: slice, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Store new keys and values of some rows at the next positions (`advance` moves past them
+        once every row is written); return those rows' keys and values so far."""
         if self.k is None or self.v is None:
-            b, h, _, d = k.shape
-            self.k = np.empty((b, h, self.size, d), np.float32)
-            self.v = np.empty((b, h, self.size, d), np.float32)
-        t = k.shape[2]
-        self.k[:, :, self.len : self.len + t] = k
-        self.v[:, :, self.len : self.len + t] = v
+            _, h, _, d = k.shape
+            self.k = np.empty((batch, h, self.size, d), np.float32)
+            self.v = np.empty((batch, h, self.size, d), np.float32)
+        end = self.len + k.shape[2]
+        self.k[rows, :, self.len : end] = k
+        self.v[rows, :, self.len : end] = v
+        return self.k[rows, :, :end], self.v[rows, :, :end]
+
+    def advance(self, t: int) -> None:
         self.len += t
-        return self.k[:, :, : self.len], self.v[:, :, : self.len]
 
 
 class _Layer:
@@ -119,28 +137,47 @@ class NumpyGPT:
     def forward(self, idx: np.ndarray, pos: np.ndarray | None = None, mask: np.ndarray | None = None,
                 caches: list[NumpyCache] | None = None) -> np.ndarray:
         b, t = idx.shape
+        if pos is None:
+            pos = np.broadcast_to(np.arange(t), (b, t))
+        pos = np.broadcast_to(pos, (b, t))
+        step = max(1, CHUNK_TOKENS // t)
+        out = np.empty((b, t, self.cfg.vocab_size), np.float32)
+        for i in range(0, b, step):
+            rows = slice(i, min(b, i + step))
+            m = mask if mask is None or mask.shape[0] == 1 else mask[rows]
+            out[rows] = self._rows(idx[rows], pos[rows], m, caches, rows, b)
+        for c in caches or ():
+            c.advance(t)
+        return out
+
+    def _rows(self, idx: np.ndarray, pos: np.ndarray, mask: np.ndarray | None, caches: list[NumpyCache] | None,
+              rows: slice, batch: int) -> np.ndarray:
+        b, t = idx.shape
         c, h = self.cfg.n_embd, self.cfg.n_head
         d = c // h
-        if pos is None:
-            pos = np.arange(t)[None, :]
         x = self.tok[idx] + self.pos[pos]
         scale = np.float32(1 / math.sqrt(d))
         for i, layer in enumerate(self.layers):
-            qkv = _layer_norm(x, *layer.ln1) @ layer.qkv[0] + layer.qkv[1]
+            qkv = _layer_norm(x, *layer.ln1) @ layer.qkv[0]
+            qkv += layer.qkv[1]
             q, k, v = qkv.reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4)  # each [b, h, t, d]
             if caches is not None:
-                k, v = caches[i].append(k, v)
+                k, v = caches[i].write(k, v, rows, batch)
+            keys = k.shape[2]
             att = (q * scale) @ k.transpose(0, 1, 3, 2)  # [b, h, t, keys]
-            if mask is None:
-                att = np.where(np.tri(t, k.shape[2], k.shape[2] - t, dtype=bool), att, np.float32(-np.inf))
-            else:
-                att = np.where(mask, att, np.float32(-np.inf))
-            att = np.exp(att - att.max(-1, keepdims=True))
+            blocked = ~np.tri(t, keys, keys - t, dtype=bool) if mask is None else ~mask
+            np.copyto(att, np.float32(-np.inf), where=blocked)
+            att -= att.max(-1, keepdims=True)
+            np.exp(att, out=att)
             att /= att.sum(-1, keepdims=True)
-            y = (att @ v).transpose(0, 2, 1, 3).reshape(b, t, c)
-            x = x + (y @ layer.proj[0] + layer.proj[1])
-            f = _gelu(_layer_norm(x, *layer.ln2) @ layer.fc[0] + layer.fc[1])
-            x = x + (f @ layer.out[0] + layer.out[1])
+            y = (att @ v).transpose(0, 2, 1, 3).reshape(b, t, c) @ layer.proj[0]
+            y += layer.proj[1]
+            x += y
+            f = _layer_norm(x, *layer.ln2) @ layer.fc[0]
+            f += layer.fc[1]
+            y = _gelu(f) @ layer.out[0]
+            y += layer.out[1]
+            x += y
         return _layer_norm(x, *self.ln_f) @ self.head
 
 
@@ -223,6 +260,10 @@ def load_engine(path: Path, kind: str = "numpy") -> tuple[Any, CharTokenizer, di
     if kind == "numpy":
         return load_numpy(path)
     if kind == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise PolarisError(f"${ENV}=torch needs torch (pip install torch==2.13.0); numpy needs nothing") from None
         from polaris.lab.checkpoint import load_checkpoint
 
         model, tok, config = load_checkpoint(path)
@@ -230,37 +271,27 @@ def load_engine(path: Path, kind: str = "numpy") -> tuple[Any, CharTokenizer, di
     raise PolarisError(f"unknown lab engine '{kind}' (choose from {', '.join(ENGINES)})")
 
 
-def wanted(kind: str | None = None) -> str:
-    """The engine asked for (`kind`, else $POLARIS_LAB_ENGINE, else "auto"), checked."""
-    kind = (kind or os.environ.get(ENV) or "auto").strip().lower()
+def engine_name(kind: str | None = None) -> str:
+    """The engine to use: `kind`, else $POLARIS_LAB_ENGINE, else numpy (as fast as torch on these
+    models, BENCHMARKS.md "Lab inference", and needs no torch). Both give the same answers."""
+    kind = (kind or os.environ.get(ENV) or "numpy").strip().lower()
     if kind not in ENGINES:
         raise PolarisError(f"unknown lab engine '{kind}' (${ENV}: {', '.join(ENGINES)})")
     return kind
 
 
-def choose(kind: str | None = None) -> str:
-    """The engine to use: `kind`, else $POLARIS_LAB_ENGINE, else "auto": torch when it imports
-    (a little faster on these models), numpy otherwise. Both give the same answers."""
-    kind = wanted(kind)
-    if kind != "auto":
-        return kind
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return "numpy"
-    return "torch"
-
-
-class _OneBlasThread:
-    """OpenBLAS's thread count is per process: limit it to one while any numpy engine runs and
-    restore it after the last one finishes (engines of several models may decode at once)."""
+class OneBlasThread:
+    """OpenBLAS's thread count is per process: it is held at one from the first `acquire` to the
+    last `release` (a backend holds it from loading its model to closing). Changing it while
+    another thread is inside OpenBLAS made two models decoding at once four times slower, so it is
+    not switched per batch."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.users = 0
         self.limiter: Any = None
 
-    def __enter__(self) -> None:
+    def acquire(self) -> None:
         with self.lock:
             if self.users == 0:
                 from threadpoolctl import ThreadpoolController
@@ -268,7 +299,7 @@ class _OneBlasThread:
                 self.limiter = ThreadpoolController().limit(limits=1, user_api="blas")
             self.users += 1
 
-    def __exit__(self, *exc: Any) -> None:
+    def release(self) -> None:
         with self.lock:
             self.users -= 1
             if self.users == 0 and self.limiter is not None:
@@ -276,20 +307,29 @@ class _OneBlasThread:
                 self.limiter = None
 
 
-_ONE_BLAS_THREAD = _OneBlasThread()
+BLAS = OneBlasThread()  # one per process, like the setting it guards
 
 
-@contextmanager
-def one_thread(engine: Any) -> Iterator[None]:
-    """Run an engine on one CPU thread. Lab models are small: thread pools gain little on them and,
-    when other work shares the cores, their spinning threads made decoding ten times slower
-    (measured, torch and OpenBLAS alike). torch's setting is per OS thread (the caller's is left
-    alone when this runs in a worker thread)."""
+def set_one_thread(engine: Any) -> None:
+    """Lab models are small: thread pools gain little on them and, when other work shares the cores,
+    their spinning threads made decoding ten times slower (measured, torch and OpenBLAS alike).
+    torch's setting is per OS thread: call this in the thread that runs the engine. (numpy
+    engines: hold `BLAS` instead.)"""
     if engine.name == "torch":
         import torch
 
         torch.set_num_threads(1)
+
+
+@contextmanager
+def one_thread(engine: Any) -> Iterator[None]:
+    """Run an engine on one CPU thread for the duration of the block."""
+    set_one_thread(engine)
+    if engine.name == "torch":
         yield
         return
-    with _ONE_BLAS_THREAD:
+    BLAS.acquire()
+    try:
         yield
+    finally:
+        BLAS.release()

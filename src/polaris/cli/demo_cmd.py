@@ -1,0 +1,47 @@
+"""`polaris demo`: the README's first command (the emergence lab end to end, offline)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from polaris.cli import app
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("polaris-demo"), "--out", "-o", help="Directory for the store, the report and demo.json"),
+    store: Optional[Path] = typer.Option(None, help="SQLite store (default: OUT/polaris.db)"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document with the key numbers, verdicts and report path"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar"),
+) -> None:
+    """Offline, in about a minute: evaluate the shipped ladder of tiny transformers on 3-digit addition,
+    answering directly and with a scratchpad; analyse how exact match and continuous metrics scale
+    (fits, emergence verdicts, metric sensitivity); write the HTML report. Cached: a second run
+    reuses the store and calls no model."""
+    from polaris.lab.demo import document, run_demo
+
+    show = not no_progress and (not as_json or sys.stderr.isatty())
+    result = run_demo(out, store, show_progress=show)
+    doc = document(result)
+    (result.out / "demo.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    if as_json:
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    width = 100
+    print()
+    for line in result.lines:
+        print(textwrap.fill(line, width))
+        print()
+    sent = f"{result.calls:,} model calls" if result.calls else "no model calls (all answers from the store)"
+    t = result.seconds
+    print(textwrap.fill(
+        f"Report: {result.report.resolve()} (open it in a browser). Store: {result.store} "
+        f"({len(result.summaries)} cells, {sent}). Took {t['total']:.0f} s: evaluation {t['evaluate']:.0f} s, "
+        f"analysis {t['analyse']:.0f} s, report {t['report']:.0f} s.", width))

@@ -1,0 +1,171 @@
+"""`polaris demo`: the emergence lab end to end, offline, in about a minute.
+
+1. Evaluate every model of the shipped ladder (`polaris lab models`) on the ladder's tasks, answering
+   directly (`zeroshot-direct`) and with a scratchpad (`zeroshot-cot`): greedy, every test item,
+   through the ordinary runner, so each request, response and scored item is in the store and a
+   second run answers everything from it. The lab solver also scores the gold response's
+   log-probability (`lab/solver.py`).
+2. Run the scaling and emergence analysis on the stored cells (`analysis.study.scaling_study`) under
+   exact match and the continuous metrics: per-digit accuracy, token edit distance, target log-prob.
+3. Write the HTML report of the store, and `demo.json` (what `--json` prints).
+
+The key numbers and the closing sentences are computed from this run's results (`demotext.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from polaris.errors import PolarisError
+from polaris.lab.demotext import findings, sentences
+
+FORMATS = ("zeroshot-direct", "zeroshot-cot")
+METRICS = ("exact", "per-token", "edit", "logprob")
+STORE_NAME = "polaris.db"
+REPORT_DIR = "report"
+Bar = Callable[[str, int], Callable[[int, int, int], None]]
+
+
+@dataclass
+class DemoRun:
+    out: Path
+    store: Path
+    report: Path  # index.html
+    report_kind: str  # "full" (polaris report) or "minimal"
+    tasks: list[str]
+    models: list[Any]  # polaris.lab.ladder.ModelInfo, smallest first
+    studies: dict[str, Any]  # task -> ScalingStudy
+    findings: dict[str, dict[str, Any]]  # task -> demotext.findings
+    lines: list[str]  # what the demo found, in sentences
+    summaries: list[dict[str, Any]]  # one per cell (the runner's summary)
+    calls: int  # backend calls this run made (0 when everything was cached)
+    cached: int  # responses served from the store
+    seconds: dict[str, float] = field(default_factory=dict)  # evaluate / analyse / report / total
+
+
+def demo_cells(models: Sequence[Any], tasks: Sequence[str]) -> list[Any]:
+    """One cell per model x task x format, rendered as completion text (lab models are completion
+    models; a chat prompt would be flattened to the same text)."""
+    from polaris.runner.cell import CellSpec
+
+    return [CellSpec(model=m.name, task=t, prompt=f, api="completions") for t in tasks for f in FORMATS
+            for m in models]
+
+
+async def evaluate(cells: Sequence[Any], store: Any, *, bar: Bar | None = None) -> list[Any]:
+    """Run prepared cells one after another (each a batch per decoding step of up to 512 items) with
+    one progress bar over all of them. One cell at a time: two models decoding in two threads were
+    slower than one after the other (the decoding loop holds the GIL between small array ops)."""
+    from polaris.models.registry import BackendOptions
+    from polaris.runner.executors import LocalExecutor
+    from polaris.runner.runner import run_cell
+
+    total = sum(len(c.items) for c in cells)
+    update = bar("evaluating the ladder", total) if bar is not None else None
+    before = errors = 0
+
+    def on_progress(done: int, _total: int, errs: int) -> None:
+        if update is not None:
+            update(before + done, total, errors + errs)
+
+    runs = []
+    async with LocalExecutor(BackendOptions(api="completions")) as executor:
+        for cell in cells:
+            await executor.start([cell.spec.model])
+            backend = executor.backends[cell.spec.model]
+            run = await run_cell(cell, store=store, backend=backend, concurrency=backend.in_flight,
+                                 on_progress=on_progress)
+            runs.append(run)
+            before += len(cell.items)
+            errors += run.summary["errors"]
+    return runs
+
+
+def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True) -> DemoRun:
+    from polaris.analysis.study import scaling_study
+    from polaris.cli.display import progress
+    from polaris.lab.ladder import SHIPPED, list_models, read_index
+    from polaris.runner.runner import prepare
+    from polaris.store.store import Store
+
+    if out.exists() and not out.is_dir():
+        raise PolarisError(f"--out {out} is a file; give a directory")
+    started = time.perf_counter()
+    models = list_models()
+    tasks = list(read_index(SHIPPED).get("tasks") or ["lab/add-3"])
+    cells = [prepare(spec) for spec in demo_cells(models, tasks)]
+    out.mkdir(parents=True, exist_ok=True)
+    store_path = store if store is not None else out / STORE_NAME
+    db = Store(store_path)
+    try:
+        with progress(show_progress) as bar:
+            runs = asyncio.run(evaluate(cells, db, bar=bar))
+        evaluated = time.perf_counter()
+        failed = sum(r.summary["errors"] for r in runs)
+        if failed:
+            raise PolarisError(f"{failed} item(s) failed (see `polaris run` errors); run `polaris demo` again")
+        studies = {t: scaling_study(db, t, metrics=METRICS) for t in tasks}
+    finally:
+        db.close()
+    found = {t: findings(studies[t], models) for t in tasks}
+    first = {}
+    for c in cells:
+        first.setdefault(c.spec.task, c)
+    lines = [line for t in tasks for line in
+             sentences(found[t], _description(first[t].task), len(models), len(first[t].items))]
+    analysed = time.perf_counter()
+    report, kind = write_report(store_path, out / REPORT_DIR, studies, found, lines)
+    done = time.perf_counter()
+    return DemoRun(
+        out=out, store=store_path, report=report, report_kind=kind, tasks=tasks, models=models, studies=studies,
+        findings=found, lines=lines, summaries=[r.summary for r in runs], calls=sum(r.stats.calls for r in runs),
+        cached=sum(r.stats.cached for r in runs),
+        seconds={"evaluate": evaluated - started, "analyse": analysed - evaluated, "report": done - analysed,
+                 "total": done - started},
+    )
+
+
+def _description(task: Any) -> str:
+    """"Lab: 3-digit addition (synthetic)" -> "3-digit addition"."""
+    text = task.description.removeprefix("Lab: ").removesuffix(" (synthetic)")
+    return text[:1].upper() + text[1:]
+
+
+def write_report(store: Path, out: Path, studies: dict[str, Any], found: dict[str, Any],
+                 lines: list[str]) -> tuple[Path, str]:
+    """The HTML report of the store: `polaris report`'s when it is installed, else a minimal page of
+    the scaling study (figures and tables) so the demo always ends with a page to open."""
+    try:
+        from polaris.report.build import build_report
+    except ImportError:
+        from polaris.lab.demopage import minimal_report
+
+        return minimal_report(out, studies, found, lines), "minimal"
+    rep = build_report(store, out, title="Polaris demo: emergence in the lab's tiny transformers")
+    return Path(rep.index), "full"
+
+
+def document(run: DemoRun) -> dict[str, Any]:
+    """The `--json` document (also written to OUT/demo.json)."""
+    return {
+        "report": str(run.report.resolve()),
+        "report_kind": run.report_kind,
+        "store": str(run.store),
+        "out": str(run.out),
+        "summary": run.lines,
+        "tasks": run.tasks,
+        "formats": list(FORMATS),
+        "metrics": list(METRICS),
+        "models": [{"name": m.name, "size": m.size, "seed": m.seed, "params": m.params} for m in run.models],
+        "cells": len(run.summaries),
+        "items": {s["run_id"]: s["n"] for s in run.summaries},
+        "calls": run.calls,
+        "cached": run.cached,
+        "seconds": {k: round(v, 2) for k, v in run.seconds.items()},
+        "results": run.findings,
+    }

@@ -1,0 +1,147 @@
+"""What `polaris demo` found, as numbers (`findings`, the `--json` document) and as sentences
+(`sentences`), both computed from the scaling study of this run's stored results: nothing here is
+a hard-coded result. Percentages are size means over the seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+DIRECT, SCRATCHPAD = "zeroshot-direct", "zeroshot-cot"
+CONTINUOUS = ("per-token", "edit", "logprob")
+NAMES = {"exact": "exact match", "per-token": "per-digit accuracy", "edit": "token edit distance",
+         "logprob": "target log-prob", "strict": "strict exact match"}
+
+
+def pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def params_text(p: float) -> str:
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if p >= div:
+            v = p / div
+            return f"{v:.0f}{unit}" if v >= 10 else f"{v:.1f}{unit}"
+    return f"{p:.0f}"
+
+
+def findings(study: Any, models: Sequence[Any]) -> dict[str, Any]:
+    """Per format and metric the size means with 95% CIs, per model the scores, and the verdicts."""
+    from polaris.analysis.studyreport import curve_dict
+
+    size_of = {m.params: m.size for m in models}
+    curves: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    per_model: dict[str, dict[str, dict[str, float]]] = {}
+    for c in study.curves:
+        d = curve_dict(c)
+        curves.setdefault(c.prompt, {})[c.metric] = [
+            {"size": size_of.get(round(p["params"])), "params": round(p["params"]), "mean": p["y"],
+             "low": p["low"], "high": p["high"], "models": len(p["models"])} for p in d["points"]]
+        for s in c.models:
+            per_model.setdefault(s.model, {}).setdefault(c.prompt, {})[c.metric] = s.mean
+    keep = ("prompt", "metric", "verdict", "above_baseline", "above_p", "predictable", "z", "best_fit",
+            "breakthroughness", "line_r2", "largest", "metric_sensitivity", "smooth_under")
+    verdicts = [{k: v.get(k) for k in keep if k in v} for v in study.verdicts()]
+    sizes = sorted({(m.params, m.size) for m in models})
+    return {
+        "task": study.task,
+        "sizes": [{"size": s, "params": p, "seeds": sum(m.params == p for m in models)} for p, s in sizes],
+        "curves": curves,
+        "models": per_model,
+        "verdicts": verdicts,
+        "notes": list(study.notes),
+    }
+
+
+def _verdict(f: dict[str, Any], prompt: str, metric: str) -> dict[str, Any] | None:
+    return next((v for v in f["verdicts"] if v["prompt"] == prompt and v["metric"] == metric), None)
+
+
+def _means(f: dict[str, Any], prompt: str, metric: str) -> list[dict[str, Any]]:
+    return f["curves"].get(prompt, {}).get(metric, [])
+
+
+def _largest_step(points: list[dict[str, Any]]) -> tuple[float, dict[str, Any], dict[str, Any]] | None:
+    steps = [(b["mean"] - a["mean"], a, b) for a, b in zip(points, points[1:])]
+    return max(steps, key=lambda s: s[0]) if steps else None
+
+
+def _direct(f: dict[str, Any]) -> str | None:
+    exact, digits = _means(f, DIRECT, "exact"), _means(f, DIRECT, "per-token")
+    if len(exact) < 2:
+        return None
+    lo, hi = exact[0], exact[-1]
+    text = (f"Answering directly, exact match goes from {pct(lo['mean'])} at {params_text(lo['params'])} "
+            f"parameters to {pct(hi['mean'])} at {params_text(hi['params'])}")
+    step = _largest_step(exact)
+    if step is not None:
+        d, a, b = step
+        text += (f"; its largest step between neighbouring sizes is {100 * d:+.1f} points "
+                 f"({params_text(a['params'])} to {params_text(b['params'])})")
+    if len(digits) == len(exact):
+        dstep = _largest_step(digits)
+        text += (f". Per-digit accuracy of the same answers rises from {pct(digits[0]['mean'])} to "
+                 f"{pct(digits[-1]['mean'])}, by at most {100 * dstep[0]:+.1f} points a step" if dstep else "")
+    return text + "."
+
+
+def _scratchpad(f: dict[str, Any]) -> str | None:
+    direct = {p["params"]: p for p in _means(f, DIRECT, "exact")}
+    cot = [p for p in _means(f, SCRATCHPAD, "exact") if p["params"] in direct]
+    if not cot:
+        return None
+    gap, best = max(((p["mean"] - direct[p["params"]]["mean"], p) for p in cot), key=lambda g: g[0])
+    if gap <= 0.05:
+        return f"The scratchpad does not help here: its exact match is at most {100 * gap:.1f} points above direct answers."
+    return (f"With a scratchpad, exact match reaches {pct(best['mean'])} at {params_text(best['params'])} parameters, "
+            f"where direct answers are at {pct(direct[best['params']]['mean'])}.")
+
+
+def _held_out(v: dict[str, Any]) -> str:
+    big = v.get("largest") or {}
+    obs, pred, z = big.get("observed"), big.get("predicted"), v.get("z")
+    if obs is None or pred is None:
+        return ""
+    fmt = pct if v["metric"] in ("exact", "per-token", "strict") else (lambda x: f"{x:.3g}")
+    return f" (largest size {fmt(obs)} vs {fmt(pred)} predicted" + (f", z = {z:.1f})" if z is not None else ")")
+
+
+def _verdicts(f: dict[str, Any]) -> list[str]:
+    out = []
+    exact = _verdict(f, DIRECT, "exact")
+    if exact is not None:
+        others = [(m, _verdict(f, DIRECT, m)) for m in CONTINUOUS]
+        others = [(m, v) for m, v in others if v is not None]
+        text = (f"Verdict (Lu et al.: above chance, and predictable by a line through the smaller sizes?): direct "
+                f"exact match is {exact['verdict']}{_held_out(exact)}")
+        if others:
+            text += "; on the same outputs " + ", ".join(f"{NAMES[m]} is {v['verdict']}" for m, v in others)
+        b = exact.get("breakthroughness")
+        digits = _verdict(f, DIRECT, "per-token")
+        if b is not None and digits is not None and digits.get("breakthroughness") is not None:
+            text += (f". Breakthroughness B is {b:.1f} for exact match and {digits['breakthroughness']:.1f} "
+                     f"for per-digit accuracy")
+        out.append(text + ".")
+        smooth = exact.get("smooth_under") or []
+        if smooth:
+            names = [NAMES[m] for m in smooth]
+            listed = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+            out.append(f"So the jump is in the metric (Schaeffer et al.): exact match leaps above the trend of the "
+                       f"smaller models while {listed} {'are' if len(names) > 1 else 'is'} predictable on the same "
+                       f"answers.")
+        elif exact["verdict"] == "emergent":
+            out.append("No continuous metric here removes the jump: it is emergent under every metric measured.")
+    cot = _verdict(f, SCRATCHPAD, "exact")
+    if cot is not None:
+        out.append(f"With a scratchpad, exact match is {cot['verdict']}{_held_out(cot)}.")
+    return out
+
+
+def sentences(f: dict[str, Any], description: str, n_models: int, n_items: int) -> list[str]:
+    sizes = f["sizes"]
+    seeds = sorted({s["seeds"] for s in sizes})
+    intro = (f"{description} ({f['task']}): {n_models} models of the shipped ladder ({len(sizes)} sizes, "
+             f"{params_text(sizes[0]['params'])} to {params_text(sizes[-1]['params'])} parameters, "
+             f"{'/'.join(map(str, seeds))} seeds each), {n_items} test items, greedy.")
+    return [s for s in (intro, _direct(f), _scratchpad(f), *_verdicts(f)) if s]
