@@ -272,7 +272,7 @@ def estimate(exp: Experiment, cells: Sequence[PreparedCell], store: Store | None
         hashes = []
         if spec.scoring == "generate":
             ctx = SolveContext(store, None, backend.identity(), spec.run_id)  # type: ignore[arg-type]
-            hashes = [ctx.request_key(p, decoding)[2] for p in cell.prompts]
+            hashes = [ctx.request_key(p, decoding, it.id)[2] for p, it in zip(cell.prompts, cell.items)]
             if store is not None:
                 have = store.sample_counts(hashes, K)
         requests = samples = prompt_tokens = 0

@@ -30,7 +30,8 @@ class BaselineBackend:
         self.seed = seed
 
     def identity(self) -> dict[str, Any]:
-        return {"provider": "baseline", "model": self.kind}
+        # per_item: answers depend on the item, not only the prompt (runner/context.py keys them so).
+        return {"provider": "baseline", "model": self.kind, "per_item": True}
 
     async def start(self) -> None:
         return None

@@ -42,19 +42,25 @@ class SolveContext:
     writer: StoreWriter | None = None  # group-commit writer; None: write synchronously
     stats: CallStats = field(default_factory=CallStats)
     budget: Budget | None = None  # token/request caps, checked before each call (runner/budget.py)
+    _params: dict[Decoding, dict[str, Any]] = field(default_factory=dict, repr=False)  # Decoding.params() memo
 
-    def request_body(self, prompt: Prompt, decoding: Decoding) -> dict[str, Any]:
-        return {
+    def request_body(self, prompt: Prompt, decoding: Decoding, item: str | None = None) -> dict[str, Any]:
+        body = {
             **self.identity,
             "kind": "chat" if prompt.is_chat else "completions",
             **prompt.payload(),
             "stop": list(prompt.stop),
-            "decoding": decoding.params(),
+            "decoding": self._params.get(decoding) or self._params.setdefault(decoding, decoding.params()),
         }
+        if self.identity.get("per_item") and item is not None:
+            # Backends that answer from the item itself (baselines) must not share answers between
+            # items whose prompts happen to be identical (BBH has such pairs with opposite golds).
+            body["item"] = item
+        return body
 
-    def request_key(self, prompt: Prompt, decoding: Decoding) -> tuple[dict[str, Any], str, str]:
+    def request_key(self, prompt: Prompt, decoding: Decoding, item: str | None = None) -> tuple[dict[str, Any], str, str]:
         """(body, canonical JSON, hash) of a request: the hash keys its samples in the store."""
-        body = self.request_body(prompt, decoding)
+        body = self.request_body(prompt, decoding, item)
         blob = canonical_json(body)
         return body, blob, hashlib.sha256(blob.encode()).hexdigest()
 
@@ -62,7 +68,7 @@ class SolveContext:
         self, prompt: Prompt, decoding: Decoding, n: int, context: RequestContext
     ) -> tuple[str, list[SampleRow]]:
         """The request hash and samples 0..n-1 of this prompt, calling the backend only for missing ones."""
-        body, blob, h = self.request_key(prompt, decoding)
+        body, blob, h = self.request_key(prompt, decoding, context.item.id)
         have = self.store.samples(h)
         self.stats.cached += sum(1 for i in range(n) if i in have)
         while True:
@@ -125,6 +131,8 @@ class SolveContext:
     async def loglik(self, context: str, continuations: tuple[str, ...], origin: RequestContext) -> tuple[str, SampleRow]:
         """The request hash and the stored scores of `continuations` after `context` (one call if missing)."""
         body = {**self.identity, "kind": "loglik", "context": context, "continuations": list(continuations)}
+        if self.identity.get("per_item"):  # see request_body
+            body["item"] = origin.item.id
         blob = canonical_json(body)
         h = hashlib.sha256(blob.encode()).hexdigest()
         have = self.store.samples(h)
