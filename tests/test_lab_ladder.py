@@ -48,7 +48,6 @@ def test_unknown_shipped_name():
 def test_recorded_accuracy_reproduces_through_the_backend(model_id):
     """The numbers in the index (what the demo reports) are what the models answer through the
     Backend protocol: greedy, the runner's zero-shot prompts, the task's scorer, all 500 items."""
-    pytest.importorskip("torch")
     from polaris.lab import LabBackend, digit_accuracy, make_task
     from polaris.models.base import Decoding, GenRequest
     from polaris.prompts.render import render

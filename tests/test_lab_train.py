@@ -129,3 +129,29 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     assert res.returncode == 2, res.stderr
     assert res.stderr.count("\n") == 1 and message in res.stderr
     assert not (tmp_path / "lab-ladder").exists() or not any((tmp_path / "lab-ladder").iterdir())
+
+
+@pytest.mark.slow
+def test_shipped_ladder_retrains_byte_for_byte_from_its_recorded_command(tmp_path):
+    """The index's recorded command, limited to the smallest size and first seed, trains the very
+    weights that ship (one torch thread per model makes training deterministic from the seed; a CPU
+    or torch build that rounds differently would show up here first)."""
+    import shlex
+
+    from polaris.lab.ladder import SHIPPED, read_index
+
+    shipped = read_index(SHIPPED)
+    recorded = shlex.split(shipped["command"])
+    assert recorded[:3] == ["polaris", "lab", "train"]
+    args = recorded[1:]
+    at = args.index("--out")
+    args[at + 1] = str(tmp_path / "ladder")  # the shipped directory stays untouched
+    res = _cli(*args, "--sizes", shipped["sizes"][0], "--seeds", "1", "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    [model] = json.loads(res.stdout)["models"]
+    original = next(m for m in shipped["models"] if m["id"] == model["id"])
+    assert model["id"] == f"{shipped['name']}-{shipped['sizes'][0]}-seed0"
+    assert model["weights_sha256"] == original["weights_sha256"]
+    retrained = (tmp_path / "ladder" / model["id"] / "model.safetensors").read_bytes()
+    assert retrained == (SHIPPED / model["id"] / "model.safetensors").read_bytes()
+    assert model["eval"] == original["eval"]  # and it answers the test items exactly as recorded

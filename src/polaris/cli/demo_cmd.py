@@ -15,9 +15,11 @@ from polaris.cli import app
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("polaris-demo"), "--out", "-o", help="Directory for the store, the report and demo.json"),
+    out: Path = typer.Option(Path("polaris-demo"), "--out", "-o",
+                             help="Directory for the store, the report and demo.json"),
     store: Optional[Path] = typer.Option(None, help="SQLite store (default: OUT/polaris.db)"),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document with the key numbers, verdicts and report path"),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print one JSON document with the key numbers, verdicts and report path"),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar"),
 ) -> None:
     """Offline, in about a minute: evaluate the shipped ladder of tiny transformers on 3-digit addition,
@@ -37,11 +39,12 @@ def demo(
     width = 100
     print()
     for line in result.lines:
-        print(textwrap.fill(line, width))
+        print(textwrap.fill(line, width, break_on_hyphens=False, break_long_words=False))
         print()
     sent = f"{result.calls:,} model calls" if result.calls else "no model calls (all answers from the store)"
     t = result.seconds
     print(textwrap.fill(
         f"Report: {result.report.resolve()} (open it in a browser). Store: {result.store} "
         f"({len(result.summaries)} cells, {sent}). Took {t['total']:.0f} s: evaluation {t['evaluate']:.0f} s, "
-        f"analysis {t['analyse']:.0f} s, report {t['report']:.0f} s.", width))
+        f"analysis {t['analyse']:.0f} s, report {t['report']:.0f} s.", width, break_on_hyphens=False,
+        break_long_words=False))

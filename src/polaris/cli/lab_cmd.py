@@ -21,11 +21,11 @@ app.add_typer(lab_app, name="lab")
 
 def _need_torch(what: str) -> None:
     try:
-        import safetensors  # noqa: F401
         import torch  # noqa: F401
     except ImportError:
         raise PolarisError(
-            f"{what} needs torch and safetensors: pip install torch==2.13.0, then pip install 'polaris-lab[lab]'"
+            f"{what} needs torch (the lab extra): pip install torch==2.13.0, then pip install 'polaris-lab[lab]'"
+            " (running lab models does not: polaris run, polaris lab eval and polaris demo use numpy)"
         ) from None
 
 
@@ -121,28 +121,26 @@ def evaluate(
     json_out: bool = typer.Option(False, "--json", help="Print results as JSON on stdout."),
 ) -> None:
     """Greedy exact match and per-digit accuracy of one model (quick check; `polaris run` stores results)."""
-    _need_torch("polaris lab eval")
-    from polaris.lab.checkpoint import load_checkpoint
+    from polaris.lab.engine import engine_name, load_engine, one_thread
     from polaris.lab.evaluate import evaluate as run_eval
     from polaris.lab.ladder import resolve
     from polaris.lab.tasks import make_task
 
     if limit < 1:
         raise PolarisError(f"--limit: must be at least 1 (got {limit})")
-    import torch
-
-    torch.set_num_threads(1)  # small models: see LabBackend
     path = resolve(model)
-    net, tok, _ = load_checkpoint(path)
+    engine, tok, config = load_engine(path, engine_name())
     results = {}
-    for t in _split(task):
-        lab_task = make_task(t)
-        results[lab_task.name] = {}
-        for f in _split(fmt):
-            if f not in lab_task.formats:
-                raise PolarisError(f"--format: {lab_task.name} offers {', '.join(lab_task.formats)} (got {f})")
-            results[lab_task.name][f] = run_eval(net, tok, lab_task.name, f, limit).to_json()
+    with one_thread(engine):
+        for t in _split(task):
+            lab_task = make_task(t)
+            results[lab_task.name] = {}
+            for f in _split(fmt):
+                if f not in lab_task.formats:
+                    raise PolarisError(f"--format: {lab_task.name} offers {', '.join(lab_task.formats)} (got {f})")
+                results[lab_task.name][f] = run_eval(engine, tok, lab_task.name, f, limit).to_json()
     if json_out:
         print(json.dumps({"model": model, "eval": results}, indent=1))
     else:
-        _table([{"id": model, "params": sum(p.numel() for p in net.parameters()), "seed": "", "eval": results}], model)
+        _table([{"id": model, "params": int(config.get("params", 0)), "seed": config.get("seed", ""),
+                 "eval": results}], model)

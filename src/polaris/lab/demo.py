@@ -15,6 +15,7 @@ The key numbers and the closing sentences are computed from this run's results (
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class DemoRun:
     store: Path
     report: Path  # index.html
     report_kind: str  # "full" (polaris report) or "minimal"
+    engine: str  # the lab engine that computed the answers: "numpy" or "torch"
     tasks: list[str]
     models: list[Any]  # polaris.lab.ladder.ModelInfo, smallest first
     studies: dict[str, Any]  # task -> ScalingStudy
@@ -89,6 +91,7 @@ async def evaluate(cells: Sequence[Any], store: Any, *, bar: Bar | None = None) 
 def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True) -> DemoRun:
     from polaris.analysis.study import scaling_study
     from polaris.cli.display import progress
+    from polaris.lab.engine import engine_name
     from polaris.lab.ladder import SHIPPED, list_models, read_index
     from polaris.runner.runner import prepare
     from polaris.store.store import Store
@@ -96,6 +99,11 @@ def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True
     if out.exists() and not out.is_dir():
         raise PolarisError(f"--out {out} is a file; give a directory")
     started = time.perf_counter()
+
+    def say(text: str) -> None:
+        if show_progress:
+            print(text, file=sys.stderr, flush=True)
+
     models = list_models()
     tasks = list(read_index(SHIPPED).get("tasks") or ["lab/add-3"])
     cells = [prepare(spec) for spec in demo_cells(models, tasks)]
@@ -109,6 +117,7 @@ def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True
         failed = sum(r.summary["errors"] for r in runs)
         if failed:
             raise PolarisError(f"{failed} item(s) failed (see `polaris run` errors); run `polaris demo` again")
+        say("analysing: fits, held-out extrapolation, verdicts, metric sensitivity")
         studies = {t: scaling_study(db, t, metrics=METRICS) for t in tasks}
     finally:
         db.close()
@@ -119,10 +128,12 @@ def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True
     lines = [line for t in tasks for line in
              sentences(found[t], _description(first[t].task), len(models), len(first[t].items))]
     analysed = time.perf_counter()
+    say(f"writing the report to {out / REPORT_DIR}")
     report, kind = write_report(store_path, out / REPORT_DIR, studies, found, lines)
     done = time.perf_counter()
     return DemoRun(
-        out=out, store=store_path, report=report, report_kind=kind, tasks=tasks, models=models, studies=studies,
+        out=out, store=store_path, report=report, report_kind=kind, engine=engine_name(), tasks=tasks,
+        models=models, studies=studies,
         findings=found, lines=lines, summaries=[r.summary for r in runs], calls=sum(r.stats.calls for r in runs),
         cached=sum(r.stats.cached for r in runs),
         seconds={"evaluate": evaluated - started, "analyse": analysed - evaluated, "report": done - analysed,
@@ -155,6 +166,7 @@ def document(run: DemoRun) -> dict[str, Any]:
     return {
         "report": str(run.report.resolve()),
         "report_kind": run.report_kind,
+        "engine": run.engine,
         "store": str(run.store),
         "out": str(run.out),
         "summary": run.lines,

@@ -30,7 +30,8 @@ def _num(metric: str, x: float | None) -> str:
 
 
 def _section(task: str, found: dict[str, Any], figure: str) -> str:
-    parts = [f"<h2>Scaling: {escape(task)}</h2>", f'<img src="{escape(figure)}" alt="scaling curves of {escape(task)}">']
+    parts = [f"<h2>Scaling: {escape(task)}</h2>",
+             f'<img src="{escape(figure)}" alt="scaling curves of {escape(task)}">']
     for prompt, by_metric in found["curves"].items():
         metrics = list(by_metric)
         sizes = by_metric[metrics[0]]

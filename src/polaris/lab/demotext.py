@@ -93,7 +93,8 @@ def _scratchpad(f: dict[str, Any]) -> str | None:
         return None
     gap, best = max(((p["mean"] - direct[p["params"]]["mean"], p) for p in cot), key=lambda g: g[0])
     if gap <= 0.05:
-        return f"The scratchpad does not help here: its exact match is at most {100 * gap:.1f} points above direct answers."
+        return (f"The scratchpad does not help here: its exact match is at most {100 * gap:.1f} points above "
+                f"direct answers.")
     return (f"With a scratchpad, exact match reaches {pct(best['mean'])} at {params_text(best['params'])} parameters, "
             f"where direct answers are at {pct(direct[best['params']]['mean'])}.")
 
