@@ -118,7 +118,7 @@ def test_sentences_are_the_measured_numbers(runs):
 def test_second_run_is_served_from_the_store(runs):
     out, doc, calls_after_first, second = runs
     assert _calls(out / "polaris.db") == calls_after_first  # no model was called
-    assert "no model calls" in second.stdout
+    assert "no model called" in second.stdout
     saved = json.loads((out / "demo.json").read_text())
     assert saved["calls"] == 0 and saved["cached"] == 36 * 500 * 2
     assert saved["results"] == doc["results"] and saved["summary"] == doc["summary"]

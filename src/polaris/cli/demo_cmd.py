@@ -41,10 +41,10 @@ def demo(
     for line in result.lines:
         print(textwrap.fill(line, width, break_on_hyphens=False, break_long_words=False))
         print()
-    sent = f"{result.calls:,} model calls" if result.calls else "no model calls (all answers from the store)"
+    sent = f"{result.calls:,} model calls this run" if result.calls else "no model called: every answer came from it"
     t = result.seconds
     print(textwrap.fill(
-        f"Report: {result.report.resolve()} (open it in a browser). Store: {result.store} "
-        f"({len(result.summaries)} cells, {sent}). Took {t['total']:.0f} s: evaluation {t['evaluate']:.0f} s, "
-        f"analysis {t['analyse']:.0f} s, report {t['report']:.0f} s.", width, break_on_hyphens=False,
-        break_long_words=False))
+        f"Report: {result.report.resolve()} (open it in a browser; sections: {', '.join(result.report_sections)}). "
+        f"Store: {result.store}, {len(result.summaries)} cells; {sent}. Took {t['total']:.0f} s (evaluation "
+        f"{t['evaluate']:.0f} s, analysis {t['analyse']:.0f} s, report {t['report']:.0f} s).", width,
+        break_on_hyphens=False, break_long_words=False))

@@ -38,6 +38,7 @@ class DemoRun:
     store: Path
     report: Path  # index.html
     report_kind: str  # "full" (polaris report) or "minimal"
+    report_sections: list[str]
     engine: str  # the lab engine that computed the answers: "numpy" or "torch"
     tasks: list[str]
     models: list[Any]  # polaris.lab.ladder.ModelInfo, smallest first
@@ -129,10 +130,10 @@ def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True
              sentences(found[t], _description(first[t].task), len(models), len(first[t].items))]
     analysed = time.perf_counter()
     say(f"writing the report to {out / REPORT_DIR}")
-    report, kind = write_report(store_path, out / REPORT_DIR, studies, found, lines)
+    report, kind, report_sections = write_report(store_path, out / REPORT_DIR, studies, found, lines)
     done = time.perf_counter()
     return DemoRun(
-        out=out, store=store_path, report=report, report_kind=kind, engine=engine_name(), tasks=tasks,
+        out=out, store=store_path, report=report, report_kind=kind, report_sections=report_sections, engine=engine_name(), tasks=tasks,
         models=models, studies=studies,
         findings=found, lines=lines, summaries=[r.summary for r in runs], calls=sum(r.stats.calls for r in runs),
         cached=sum(r.stats.cached for r in runs),
@@ -148,7 +149,7 @@ def _description(task: Any) -> str:
 
 
 def write_report(store: Path, out: Path, studies: dict[str, Any], found: dict[str, Any],
-                 lines: list[str]) -> tuple[Path, str]:
+                 lines: list[str]) -> tuple[Path, str, list[str]]:
     """The HTML report of the store: `polaris report`'s when it is installed, else a minimal page of
     the scaling study (figures and tables) so the demo always ends with a page to open."""
     try:
@@ -156,9 +157,9 @@ def write_report(store: Path, out: Path, studies: dict[str, Any], found: dict[st
     except ImportError:
         from polaris.lab.demopage import minimal_report
 
-        return minimal_report(out, studies, found, lines), "minimal"
+        return minimal_report(out, studies, found, lines), "minimal", ["findings", "scaling", "verdicts"]
     rep = build_report(store, out, title="Polaris demo: emergence in the lab's tiny transformers")
-    return Path(rep.index), "full"
+    return Path(rep.index), "full", list(rep.sections)
 
 
 def document(run: DemoRun) -> dict[str, Any]:
@@ -166,6 +167,7 @@ def document(run: DemoRun) -> dict[str, Any]:
     return {
         "report": str(run.report.resolve()),
         "report_kind": run.report_kind,
+        "report_sections": run.report_sections,
         "engine": run.engine,
         "store": str(run.store),
         "out": str(run.out),

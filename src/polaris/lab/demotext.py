@@ -105,7 +105,19 @@ def _held_out(v: dict[str, Any]) -> str:
     if obs is None or pred is None:
         return ""
     fmt = pct if v["metric"] in ("exact", "per-token", "strict") else (lambda x: f"{x:.3g}")
-    return f" (largest size {fmt(obs)} vs {fmt(pred)} predicted" + (f", z = {z:.1f})" if z is not None else ")")
+    return f" ({fmt(obs)} at the largest size vs {fmt(pred)} predicted" + (f", z = {z:.1f})" if z is not None else ")")
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+
+
+def _by_verdict(pairs: list[tuple[str, dict[str, Any]]]) -> str:
+    """"per-digit accuracy and edit distance are predictable, target log-prob is emergent"."""
+    groups: dict[str, list[str]] = {}
+    for metric, v in pairs:
+        groups.setdefault(v["verdict"], []).append(NAMES[metric])
+    return ", ".join(f"{_listed(names)} {'are' if len(names) > 1 else 'is'} {label}" for label, names in groups.items())
 
 
 def _verdicts(f: dict[str, Any]) -> list[str]:
@@ -114,10 +126,10 @@ def _verdicts(f: dict[str, Any]) -> list[str]:
     if exact is not None:
         others = [(m, _verdict(f, DIRECT, m)) for m in CONTINUOUS]
         others = [(m, v) for m, v in others if v is not None]
-        text = (f"Verdict (Lu et al.: above chance, and predictable by a line through the smaller sizes?): direct "
-                f"exact match is {exact['verdict']}{_held_out(exact)}")
+        text = (f"Verdicts (Lu et al.: is the largest size above chance, and does a line through the smaller "
+                f"sizes predict it?): direct exact match is {exact['verdict']}{_held_out(exact)}")
         if others:
-            text += "; on the same outputs " + ", ".join(f"{NAMES[m]} is {v['verdict']}" for m, v in others)
+            text += "; on the same answers " + _by_verdict(others)
         b = exact.get("breakthroughness")
         digits = _verdict(f, DIRECT, "per-token")
         if b is not None and digits is not None and digits.get("breakthroughness") is not None:
@@ -127,15 +139,18 @@ def _verdicts(f: dict[str, Any]) -> list[str]:
         smooth = exact.get("smooth_under") or []
         if smooth:
             names = [NAMES[m] for m in smooth]
-            listed = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
             out.append(f"So the jump is in the metric (Schaeffer et al.): exact match leaps above the trend of the "
-                       f"smaller models while {listed} {'are' if len(names) > 1 else 'is'} predictable on the same "
-                       f"answers.")
+                       f"smaller models while {_listed(names)} {'are' if len(names) > 1 else 'is'} predictable on the "
+                       f"same answers.")
         elif exact["verdict"] == "emergent":
             out.append("No continuous metric here removes the jump: it is emergent under every metric measured.")
     cot = _verdict(f, SCRATCHPAD, "exact")
     if cot is not None:
-        out.append(f"With a scratchpad, exact match is {cot['verdict']}{_held_out(cot)}.")
+        text = f"With a scratchpad, exact match is {cot['verdict']}{_held_out(cot)}"
+        observed = (cot.get("largest") or {}).get("observed")
+        if cot["verdict"] == "below trend" and observed is not None and observed >= 0.95:
+            text += ": it has reached its ceiling, where a straight line overshoots"
+        out.append(text + ".")
     return out
 
 
