@@ -14,79 +14,20 @@ summary included), beside a floor measured in the same run.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_core import bare_aiohttp_floor, polaris, request_bodies, start_server  # noqa: E402
 N_ITEMS = 14042
 CONCURRENCY = 64
 TARGET = 15.0
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fakeserver.py"), "--port", "0", "--fixed", "The answer is (A)."],
-        stdout=subprocess.PIPE, text=True,
-    )
-    port = proc.stdout.readline().strip()  # type: ignore[union-attr]
-    return proc, f"http://127.0.0.1:{port}/v1"
-
-
-def polaris_rss(*args: str) -> tuple[float, float, float, str]:
-    """(wall seconds, CPU seconds, peak RSS in MiB, stdout) of one `polaris` process, reaped with wait4
-    to read its own resource usage."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "polaris", *args], stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"polaris {' '.join(args)} failed:\n{err.read()}")
-        return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read()
-
-
-def request_bodies() -> list[bytes]:
-    from polaris.models.base import GenRequest
-    from polaris.models.openai import OpenAIBackend
-    from polaris.runner.cell import CellSpec
-    from polaris.runner.runner import prepare
-    from polaris.runner.solvers import decoding
-
-    cell = prepare(CellSpec(model="openai/fake", task="mmlu", prompt="fewshot-direct"))
-    backend = OpenAIBackend("fake", base_url="http://x/v1")
-    return [json.dumps(backend._body(GenRequest(p, decoding(cell.spec)))[1]).encode() for p in cell.prompts]
-
-
-def bare_aiohttp_floor(base_url: str, bodies: list[bytes]) -> float:
-    """Seconds for a bare aiohttp client to send the same requests with the same concurrency."""
-    import aiohttp
-
-    async def main() -> float:
-        queue = iter(bodies)
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as s:
-            async def worker() -> None:
-                for b in queue:
-                    async with s.post(base_url + "/chat/completions", data=b,
-                                      headers={"Content-Type": "application/json"}) as r:
-                        await r.read()
-
-            t0 = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-            return time.perf_counter() - t0
-
-    return asyncio.run(main())
 
 
 def main() -> None:
@@ -97,9 +38,9 @@ def main() -> None:
         os.environ["POLARIS_DATA_DIR"] = str(ROOT.parent / "shared" / "datasets")
     tmp = Path(tempfile.mkdtemp())
     load = os.getloadavg()[0]
-    server, url = start_server()
+    server, url = start_server(fixed="The answer is (A).")
     try:
-        bodies = request_bodies()
+        bodies = request_bodies("mmlu", "fewshot-direct")
         assert len(bodies) == N_ITEMS, len(bodies)
         base = ["run", "-m", "openai/fake", "--base-url", url, "--task", "mmlu", "--prompt", "fewshot-direct",
                 "--concurrency", str(CONCURRENCY), "--json", "--no-progress"]
@@ -107,16 +48,18 @@ def main() -> None:
         # Floor and run alternate, so that both see the same (shared, changing) machine load.
         for i in range(args.repeat):
             floors.append(bare_aiohttp_floor(url, bodies))
-            t, c, peak, out = polaris_rss(*base, "--store", str(tmp / f"cold{i}.db"))
-            res = json.loads(out)["results"][0]
+            m = polaris(*base, "--store", str(tmp / f"cold{i}.db"))
+            t, c, peak = m.seconds, m.cpu, m.rss_mib
+            res = json.loads(m.stdout)["results"][0]
             assert res["n"] == N_ITEMS and res["errors"] == 0, res
             # MMLU repeats a few prompts verbatim: those are served from the store within the run.
             assert res["requests_sent"] + res["cached"] == N_ITEMS, res
             cold.append(t)
             cpu.append(c)
             rss.append(peak)
-        warm, warm_cpu, _, out = polaris_rss(*base, "--store", str(tmp / "cold0.db"))
-        assert json.loads(out)["results"][0]["requests_sent"] == 0
+        m = polaris(*base, "--store", str(tmp / "cold0.db"))
+        warm, warm_cpu = m.seconds, m.cpu
+        assert json.loads(m.stdout)["results"][0]["requests_sent"] == 0
     finally:
         server.terminate()
         server.wait()

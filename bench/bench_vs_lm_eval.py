@@ -21,11 +21,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import CONCURRENCY, N_ITEMS, ROOT, start_server  # noqa: E402
+from bench_core import CONCURRENCY, N_ITEMS, ROOT, measure, start_server  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 VENV = OUT / "lm-eval-venv"
@@ -59,19 +58,8 @@ def task_dir(data: Path) -> Path:
 
 def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """(seconds, peak RSS in MiB of the process itself, stdout) of one whole process."""
-    import tempfile
-
-    with tempfile.TemporaryFile("w+") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-        out = proc.stdout.read()  # type: ignore[union-attr]
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
-        elapsed = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            raise SystemExit(f"{' '.join(cmd[:4])} failed:\n{err.read()[-3000:]}")
-    return elapsed, usage.ru_maxrss / 1024, out
+    m = measure(cmd, env)
+    return m.seconds, m.rss_mib, m.stdout
 
 
 def main() -> None:

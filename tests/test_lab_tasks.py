@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from polaris.errors import PolarisError
 from polaris.lab import problems as P
+from polaris.analysis.metrics import edit_distance
 from polaris.lab.tasks import (
     EXAMPLE_NAMES,
     digit_accuracy,
-    edit_distance,
     make_task,
     parse_name,
     prompt_and_response,

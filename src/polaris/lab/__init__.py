@@ -13,7 +13,8 @@ Tasks (`tasks.py`, `problems.py`)
     parse_name(name) -> LabSpec       raises PolarisError on a bad name
     train_items(name, n, data_seed)   training items, disjoint from the test set
     prompt_and_response(task, item, fmt) -> (prompt text, gold response): what models train on
-    digit_accuracy(answer, target), edit_distance(a, b): continuous metrics beside exact match
+    digit_accuracy(answer, target): the continuous metric beside exact match (edit distance and the
+    others are in polaris.analysis.metrics)
 
 Models (`ladder.py`, `backend.py`, `checkpoint.py`)
     list_models(ladder=None) -> [ModelInfo]   shipped ladder by default; a directory otherwise
@@ -46,7 +47,6 @@ _EXPORTS = {
     "train_items": "tasks",
     "prompt_and_response": "tasks",
     "digit_accuracy": "tasks",
-    "edit_distance": "tasks",
     "EXAMPLE_NAMES": "tasks",
     "FORMATS": "tasks",
     "LabSpec": "tasks",

@@ -224,14 +224,3 @@ def digit_accuracy(answer: str | None, target: str) -> float:
     a, t = _norm(answer), _norm(target)
     width = max(len(a), len(t))
     return sum(x == y for x, y in zip(a.rjust(width), t.rjust(width))) / width
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance between two strings (character edits)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]

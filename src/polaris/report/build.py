@@ -1,0 +1,179 @@
+"""`polaris report`: one self-contained HTML page from a store, with its figures and data beside it.
+
+Layout of the output directory:
+  index.html       the page: inline CSS, no script, no external resource (a CSP forbids them)
+  figures/*.png    every figure, also as figures/*.svg
+  report.json      every number the page shows, each with the run id it came from
+  manifests.json   run id -> label, spec and full manifest of every run shown
+
+Sections appear only when the store has their data: leaderboard, per-task tables (breakdowns,
+errors), paired contrasts with a forest plot, self-consistency curves, planning curves, scaling and
+emergence, run manifests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from polaris import __version__
+from polaris.errors import PolarisError
+from polaris.report import figures as figs
+from polaris.report import scaling, sections
+from polaris.report.collect import Cell, collect
+from polaris.report.markup import Markup, el
+from polaris.report.pairs import Pair, contrast, experiment_pairs, natural_pairs, with_holm
+from polaris.store.store import Store
+
+FIGURES = "figures"
+# No script at all, nothing fetched from elsewhere: figures and links are files beside the page.
+CSP = "default-src 'none'; img-src 'self' data: file:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+TITLES = {"leaderboard": "Leaderboard", "tasks": "Per task", "contrasts": "Contrasts", "voting": "Self-consistency",
+          "planning": "Planning", "scaling": "Scaling", "manifests": "Manifests"}
+
+
+@dataclass
+class Report:
+    index: Path
+    sections: list[str]
+    figures: list[str] = field(default_factory=list)  # paths relative to the output directory
+    cells: int = 0
+    contrasts: int = 0
+
+
+def _clean(x: Any) -> Any:
+    """JSON-able, NaN and infinities as null."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def _explicit(cells: Sequence[Cell], pairs: Sequence[tuple[str, str, str]], store: Path) -> list[Pair]:
+    from polaris.cli.compare_cmd import resolve_run
+
+    runs = [c.run for c in cells]
+    out = []
+    for name, a, b in pairs:
+        ra, rb = resolve_run(runs, a, store), resolve_run(runs, b, store)
+        if ra.id == rb.id:
+            raise PolarisError(f"contrast '{name}': '{a}' and '{b}' name the same cell ({ra.label})")
+        out.append(Pair(name, ra.id, rb.id))
+    return out
+
+
+def _stale(figdir: Path, keep: set[str]) -> None:
+    """Remove figures an earlier report wrote into this directory that this one did not."""
+    if not figdir.is_dir():
+        return
+    for f in figdir.iterdir():
+        if f.suffix in (".png", ".svg") and f.name.split("-")[0].split(".")[0] in {"forest", "votes", "planning",
+                                                                                  "scaling"} \
+                and f"{FIGURES}/{f.name}" not in keep:
+            f.unlink()
+
+
+def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[str | Path] = (),
+                 pairs: Sequence[tuple[str, str, str]] = (), title: str | None = None) -> Report:
+    """Write the report of `store` into `out` (created if needed). `experiments`: experiment files whose
+    contrasts replace the store's natural pairs; `pairs`: extra (name, cell A, cell B) contrasts, cells named
+    as `polaris compare` names them."""
+    store = Path(store)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise PolarisError(f"--out {out} is a file; give a directory")
+    db = Store(store, readonly=True)
+    try:
+        cells = collect(db)
+        by_id = {c.id: c for c in cells}
+        if experiments:
+            rows = experiment_pairs([str(p) for p in experiments], db)
+            source = "Contrasts declared in " + ", ".join(Path(p).name for p in experiments) + "."
+        else:
+            rows = contrast(by_id, natural_pairs(cells))
+            source = ("Natural pairs in the store: the same model and task with CoT vs direct, few- vs zero-shot, "
+                      "self-consistency vs greedy, a complexity vote vs the plain vote, complex vs default exemplars.")
+        if pairs:
+            rows += contrast(by_id, _explicit(cells, pairs, store))
+        rows = with_holm(rows)
+        out.mkdir(parents=True, exist_ok=True)
+        figdir = out / FIGURES
+        written: list[str] = []
+
+        def keep(paths: dict[str, str]) -> dict[str, str]:
+            written.extend(paths.values())
+            return paths
+
+        forest = keep(figs.save(figs.forest(rows), figdir, "forest")) if any(r.get("n") for r in rows) else None
+        vote_figs = {}
+        sampled = [c for c in cells if c.summary.get("maj_at")]
+        for i, task in enumerate(sorted({c.task for c in sampled})):
+            group = [c for c in sampled if c.task == task]
+            vote_figs[task] = keep(figs.save(figs.vote_curves(group, f"Self-consistency on {task}"), figdir,
+                                             f"votes-{i}"))
+        plan_figs = {}
+        planned = [c for c in cells if c.planning and c.planning.get("by_blocks")]
+        if planned:
+            plan_figs["blocks"] = keep(figs.save(figs.planning_blocks(planned), figdir, "planning-blocks"))
+        modulo = [c for c in cells if c.planning and c.planning.get("modulo")]
+        if modulo:
+            plan_figs["rounds"] = keep(figs.save(figs.planning_rounds(modulo), figdir, "planning-rounds"))
+        studies = scaling.studies(db, cells, figdir)
+        for s in studies:
+            if s["figure"]:
+                keep(s["figure"])
+        _stale(figdir, set(written))
+        parts = {
+            "leaderboard": sections.leaderboard(cells),
+            "tasks": sections.task_tables(cells),
+            "contrasts": sections.contrasts(rows, forest, source),
+            "voting": sections.voting(cells, vote_figs),
+            "planning": sections.planning(cells, plan_figs),
+            "scaling": scaling.section(studies),
+            "manifests": sections.manifests(cells),
+        }
+        present = [k for k, v in parts.items() if v is not None]
+        page = _page(title or f"Polaris report: {store.name}", store, cells, [parts[k] for k in present], present)
+        index = out / "index.html"
+        index.write_text(page, encoding="utf-8")
+        data = {"polaris_version": __version__, "store": str(store), "generated": time.time(), "sections": present,
+                "cells": [c.as_dict() for c in cells], "contrasts": rows,
+                "scaling": [{k: v for k, v in s.items()} for s in studies], "figures": written}
+        (out / "report.json").write_text(json.dumps(_clean(data), indent=1, ensure_ascii=False), encoding="utf-8")
+        manifests = {c.id: {"label": c.run.label, "spec": c.run.spec, "manifest": c.run.manifest,
+                            "created": c.run.created, "updated": c.run.updated} for c in cells}
+        (out / "manifests.json").write_text(json.dumps(_clean(manifests), indent=1, ensure_ascii=False),
+                                            encoding="utf-8")
+    finally:
+        db.close()
+    return Report(index, present, written, len(cells), len(rows))
+
+
+def _page(title: str, store: Path, cells: Sequence[Cell], body: Sequence[Markup], present: Sequence[str]) -> str:
+    css = resources.files("polaris.report").joinpath("style.css").read_text(encoding="utf-8")
+    models = len({c.model for c in cells})
+    tasks = len({c.task for c in cells})
+    items = sum(c.summary["n"] for c in cells)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    head = el("head", Markup('<meta charset="utf-8">'),
+              el("meta", http_equiv="Content-Security-Policy", content=CSP),
+              el("meta", name="viewport", content="width=device-width, initial-scale=1"),
+              el("meta", name="referrer", content="no-referrer"),
+              el("title", title), el("style", Markup(css)))
+    header = el("header", el("h1", title),
+                el("p", f"Store {store} · {len(cells)} runs · {models} models · {tasks} tasks · {items} item results"),
+                el("p", f"Generated {when} by Polaris {__version__}. Accuracy in %, 95% confidence intervals in "
+                        "brackets; items are the unit of analysis."))
+    nav = el("nav", [el("a", TITLES[k], href=f"#{k}") for k in present])
+    empty = el("p", "The store has no scored results yet: run `polaris run` first.", class_="note")
+    main = el("main", *(body or [empty]))
+    return "<!doctype html>\n" + el("html", head, el("body", header, nav if present else None, main), lang="en") + "\n"

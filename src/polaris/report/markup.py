@@ -1,0 +1,117 @@
+"""HTML built from values, escaped by construction.
+
+Everything that reaches the report from a store (model names, labels, group names, error messages,
+answers) is hostile input: a response or a shared store can hold `<script>`. So the report never
+formats HTML by string interpolation. `el()` escapes every child and attribute value unless it is
+`Markup` that this module produced; code that wants raw HTML must wrap it in `Markup` explicitly
+(only constant strings written in this package do).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable
+from typing import Any
+
+
+class Markup(str):
+    """A string that is already safe HTML."""
+
+    __slots__ = ()
+
+
+def esc(value: Any) -> Markup:
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape("" if value is None else str(value), quote=True))
+
+
+def _children(items: Iterable[Any]) -> str:
+    out = []
+    for c in items:
+        if c is None or c is False:
+            continue
+        if isinstance(c, (list, tuple)):
+            out.append(_children(c))
+        else:
+            out.append(esc(c))
+    return "".join(out)
+
+
+_VOID = {"img", "br", "meta", "hr", "link"}
+
+
+def el(tag: str, *children: Any, **attrs: Any) -> Markup:
+    """<tag attrs>children</tag>. Attribute names come from code (`class_` -> class, `data_run` ->
+    data-run); values and children are escaped unless they are Markup. A None/False attribute is
+    left out, True is written bare."""
+    parts = [tag]
+    for name, value in attrs.items():
+        if value is None or value is False:
+            continue
+        name = name.rstrip("_").replace("_", "-")
+        parts.append(name if value is True else f'{name}="{esc(value)}"')
+    head = "<" + " ".join(parts) + ">"
+    if tag in _VOID:
+        return Markup(head)
+    return Markup(f"{head}{_children(children)}</{tag}>")
+
+
+def join(*parts: Any) -> Markup:
+    return Markup(_children(parts))
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{100 * x:.{digits}f}"
+
+
+def pts(x: float | None) -> str:
+    """A difference of proportions in percentage points, signed."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{100 * x:+.1f}"
+
+
+def ci(acc: float | None, bounds: Any) -> str:
+    if acc is None:
+        return "-"
+    if not bounds:
+        return pct(acc)
+    return f"{pct(acc)} [{pct(bounds[0])}, {pct(bounds[1])}]"
+
+
+def pval(p: float | None) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "-"
+    return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
+
+
+def num(x: Any, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def table(header: Iterable[Any], rows: Iterable[Iterable[Any] | tuple[dict[str, Any], Iterable[Any]]],
+          *, class_: str | None = None, numeric_from: int = 1) -> Markup:
+    """A table; columns from `numeric_from` on are right-aligned. A row may be (row attributes, cells)."""
+    head = el("thead", el("tr", [el("th", h, class_="num" if i >= numeric_from else None)
+                                 for i, h in enumerate(header)]))
+    body = []
+    for row in rows:
+        attrs: dict[str, Any] = {}
+        if isinstance(row, tuple) and len(row) == 2 and isinstance(row[0], dict):
+            attrs, row = row
+        body.append(el("tr", [el("td", c, class_="num" if i >= numeric_from else None)
+                              for i, c in enumerate(row)], **attrs))
+    return el("table", head, el("tbody", body), class_=class_)
+
+
+def run_link(run_id: str) -> Markup:
+    """The run id, linking to its manifest in the manifests section."""
+    return el("a", run_id, href=f"#run-{run_id}", class_="run")

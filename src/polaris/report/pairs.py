@@ -1,0 +1,129 @@
+"""Which cells the report contrasts, and the paired numbers for each.
+
+By default the *natural pairs* of a store: two cells of the same model and task (same task options)
+whose specs differ only along one of the axes the prompting literature asks about:
+
+| contrast | A | B |
+|---|---|---|
+| CoT vs direct | `fewshot-cot` / `zeroshot-cot` | `fewshot-direct` / `zeroshot-direct` |
+| few-shot vs zero-shot | `fewshot-*` | `zeroshot-*` (same cot-ness) |
+| SC vs greedy | K > 1 samples, majority vote | one greedy sample (sampling settings may differ) |
+| complex-top-N vs vote-all | `--vote complex-top-N` | majority vote over the same samples |
+| complex vs default exemplars | `--exemplars complex` | `--exemplars default` |
+
+A `max_tokens` left at its default (1024 for CoT formats, 256 for direct) does not count as a
+difference. Experiment files (`--experiment`) replace the natural pairs by the file's contrasts, and
+explicit pairs can be added. Every contrast is `analysis.compare.compare_rows` on the items both cells
+scored; Holm's correction runs across all contrasts of the report (one family).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+from polaris.report.collect import Cell
+
+_SAMPLING = {"samples", "temperature", "top_p", "seed", "vote"}
+
+
+@dataclass(frozen=True)
+class Pair:
+    name: str
+    a: str  # run ids
+    b: str
+
+
+def _norm(spec: dict[str, Any]) -> dict[str, Any]:
+    s = dict(spec)
+    cot = str(s.get("prompt", "")).endswith("-cot")
+    if s.get("max_tokens") == (1024 if cot else 256):
+        s["max_tokens"] = None
+    s["task_options"] = [list(kv) for kv in s.get("task_options") or []]
+    return s
+
+
+def _kind(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, bool] | None:
+    """(contrast name, whether `a` is the A side) when the two specs form a natural pair."""
+    diff = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    if not diff:
+        return None
+    if diff == {"prompt"}:
+        pa, pb = str(a["prompt"]).split("-", 1), str(b["prompt"]).split("-", 1)
+        if len(pa) == len(pb) == 2:
+            if pa[0] == pb[0] and {pa[1], pb[1]} == {"cot", "direct"}:
+                return "CoT vs direct", pa[1] == "cot"
+            if pa[1] == pb[1] and {pa[0], pb[0]} == {"fewshot", "zeroshot"}:
+                return "few-shot vs zero-shot", pa[0] == "fewshot"
+        return None
+    if diff <= _SAMPLING:
+        sa, sb = int(a.get("samples") or 1), int(b.get("samples") or 1)
+        if diff == {"vote"} and sa > 1:
+            top = a if a.get("vote") != "majority" else b
+            if {a.get("vote"), b.get("vote")} == {"majority", top.get("vote")}:
+                return f"{top['vote']} vs vote-all", top is a
+        greedy = lambda s, k: k == 1 and not s.get("temperature")  # noqa: E731
+        if sa > 1 and greedy(b, sb) and a.get("vote") == "majority":
+            return "SC vs greedy", True
+        if sb > 1 and greedy(a, sa) and b.get("vote") == "majority":
+            return "SC vs greedy", False
+        return None
+    if diff <= {"exemplars", "exemplar_seed"} and {a.get("exemplars"), b.get("exemplars")} == {"complex", "default"}:
+        return "complex vs default exemplars", a.get("exemplars") == "complex"
+    return None
+
+
+def natural_pairs(cells: Sequence[Cell]) -> list[Pair]:
+    by: dict[tuple[Any, ...], list[Cell]] = {}
+    for c in cells:
+        by.setdefault((c.model, c.task), []).append(c)
+    out = []
+    for group in by.values():
+        for x, y in combinations(group, 2):
+            kind = _kind(_norm(x.spec), _norm(y.spec))
+            if kind:
+                name, x_first = kind
+                a, b = (x, y) if x_first else (y, x)
+                out.append(Pair(name, a.id, b.id))
+    order = ["CoT vs direct", "few-shot vs zero-shot", "SC vs greedy", "complex vs default exemplars"]
+    out.sort(key=lambda p: (order.index(p.name) if p.name in order else len(order), p.name))
+    return out
+
+
+def experiment_pairs(paths: Iterable[str], store: Any) -> list[dict[str, Any]]:
+    """The contrasts declared in experiment files, as `experiments.run.contrast_rows` computes them."""
+    from polaris.experiments.run import contrast_rows
+    from polaris.experiments.spec import load_experiment
+
+    rows = []
+    for path in paths:
+        exp = load_experiment(path)
+        for r in contrast_rows(exp, store):
+            rows.append({**r, "name": f"{r['name']}" + (f" ({r['where']})" if r.get("where") else "")})
+    return rows
+
+
+def contrast(cells: dict[str, Cell], pairs: Sequence[Pair]) -> list[dict[str, Any]]:
+    from polaris.analysis.compare import compare_rows
+
+    out = []
+    for p in pairs:
+        a, b = cells[p.a], cells[p.b]
+        res = compare_rows(a.rows, b.rows).as_dict()
+        out.append({"name": p.name, "where": f"{a.model} {a.task}", "a": a.run.label, "b": b.run.label,
+                    "a_run": a.id, "b_run": b.id, **res})
+    return out
+
+
+def with_holm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Holm-adjusted p-values across every contrast shown (contrasts without shared items stay untested)."""
+    if not rows:
+        return rows
+    from polaris.analysis.stats import holm
+
+    adjusted = holm([r["p_value"] if r.get("p_value") is not None else float("nan") for r in rows])
+    for r, p in zip(rows, adjusted):
+        r["p_holm"] = None if p != p else p
+    return rows
