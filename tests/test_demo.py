@@ -4,6 +4,7 @@ again (everything from the store). Its numbers must be the shipped ladder's reco
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -58,10 +59,13 @@ def test_demo_runs_without_torch_and_writes_store_report_and_json(runs):
     assert set(doc["items"].values()) == {500}
     # Every item asked once: a generation and the gold response's log-prob.
     assert doc["calls"] == 36 * 500 * 2 and doc["cached"] == 0
-    html = (out / "report" / "index.html").read_text()
-    assert "Scaling" in html and TASK in html
-    assert "<script" not in html.lower()
-    figures = list((out / "report" / "figures").glob("*.png"))
+    page = (out / "report" / "index.html").read_text()
+    assert doc["report_sections"][:2] == ["Findings", "Leaderboard"] and "Scaling" in doc["report_sections"]
+    assert 'id="scaling"' in page and TASK in page and "<script" not in page.lower()
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    for sentence in doc["summary"]:  # the findings open the page
+        assert " ".join(sentence.split()) in text
+    figures = list((out / "report" / "figures").glob("scaling*.png"))
     assert figures and all(f.stat().st_size > 10_000 for f in figures)
 
 

@@ -7,7 +7,8 @@
    log-probability (`lab/solver.py`).
 2. Run the scaling and emergence analysis on the stored cells (`analysis.study.scaling_study`) under
    exact match and the continuous metrics: per-digit accuracy, token edit distance, target log-prob.
-3. Write the HTML report of the store, and `demo.json` (what `--json` prints).
+3. Write the HTML report of the store (`polaris report`'s, opening with the findings) and `demo.json`
+   (what `--json` prints).
 
 The key numbers and the closing sentences are computed from this run's results (`demotext.py`).
 """
@@ -37,7 +38,6 @@ class DemoRun:
     out: Path
     store: Path
     report: Path  # index.html
-    report_kind: str  # "full" (polaris report) or "minimal"
     report_sections: list[str]
     engine: str  # the lab engine that computed the answers: "numpy" or "torch"
     tasks: list[str]
@@ -130,10 +130,10 @@ def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True
              sentences(found[t], _description(first[t].task), len(models), len(first[t].items))]
     analysed = time.perf_counter()
     say(f"writing the report to {out / REPORT_DIR}")
-    report, kind, report_sections = write_report(store_path, out / REPORT_DIR, studies, found, lines)
+    report, report_sections = write_report(store_path, out / REPORT_DIR, lines)
     done = time.perf_counter()
     return DemoRun(
-        out=out, store=store_path, report=report, report_kind=kind, report_sections=report_sections, engine=engine_name(), tasks=tasks,
+        out=out, store=store_path, report=report, report_sections=report_sections, engine=engine_name(), tasks=tasks,
         models=models, studies=studies,
         findings=found, lines=lines, summaries=[r.summary for r in runs], calls=sum(r.stats.calls for r in runs),
         cached=sum(r.stats.cached for r in runs),
@@ -148,25 +148,18 @@ def _description(task: Any) -> str:
     return text[:1].upper() + text[1:]
 
 
-def write_report(store: Path, out: Path, studies: dict[str, Any], found: dict[str, Any],
-                 lines: list[str]) -> tuple[Path, str, list[str]]:
-    """The HTML report of the store: `polaris report`'s when it is installed, else a minimal page of
-    the scaling study (figures and tables) so the demo always ends with a page to open."""
-    try:
-        from polaris.report.build import build_report
-    except ImportError:
-        from polaris.lab.demopage import minimal_report
+def write_report(store: Path, out: Path, lines: list[str]) -> tuple[Path, list[str]]:
+    """`polaris report`'s page of the store, opening with the demo's findings: (index.html, section titles)."""
+    from polaris.report.build import TITLES, build_report
 
-        return minimal_report(out, studies, found, lines), "minimal", ["findings", "scaling", "verdicts"]
-    rep = build_report(store, out, title="Polaris demo: emergence in the lab's tiny transformers")
-    return Path(rep.index), "full", list(rep.sections)
+    rep = build_report(store, out, title="Polaris demo: emergence in the lab's tiny transformers", summary=lines)
+    return Path(rep.index), [TITLES.get(k, k) for k in rep.sections]
 
 
 def document(run: DemoRun) -> dict[str, Any]:
     """The `--json` document (also written to OUT/demo.json)."""
     return {
         "report": str(run.report.resolve()),
-        "report_kind": run.report_kind,
         "report_sections": run.report_sections,
         "engine": run.engine,
         "store": str(run.store),

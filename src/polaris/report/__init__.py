@@ -1,6 +1,6 @@
 """HTML report, figures and the sample viewer.
 
-    build_report(store, out, *, experiments=(), pairs=(), title=None) -> Report   (report/build.py)
+    build_report(store, out, *, experiments=(), pairs=(), title=None, summary=()) -> Report   (report/build.py)
     serve(store, host="127.0.0.1", port=8765) / make_server(...)                 (report/viewer.py)
 
 Imported lazily so `import polaris.report` stays cheap.

@@ -34,7 +34,7 @@ from polaris.store.store import Store
 FIGURES = "figures"
 # No script at all, nothing fetched from elsewhere: figures and links are files beside the page.
 CSP = "default-src 'none'; img-src 'self' data: file:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-TITLES = {"leaderboard": "Leaderboard", "tasks": "Per task", "contrasts": "Contrasts", "voting": "Self-consistency",
+TITLES = {"summary": "Findings", "leaderboard": "Leaderboard", "tasks": "Per task", "contrasts": "Contrasts", "voting": "Self-consistency",
           "planning": "Planning", "scaling": "Scaling", "manifests": "Manifests"}
 
 
@@ -83,10 +83,12 @@ def _stale(figdir: Path, keep: set[str]) -> None:
 
 
 def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[str | Path] = (),
-                 pairs: Sequence[tuple[str, str, str]] = (), title: str | None = None) -> Report:
+                 pairs: Sequence[tuple[str, str, str]] = (), title: str | None = None,
+                 summary: Sequence[str] = ()) -> Report:
     """Write the report of `store` into `out` (created if needed). `experiments`: experiment files whose
     contrasts replace the store's natural pairs; `pairs`: extra (name, cell A, cell B) contrasts, cells named
-    as `polaris compare` names them."""
+    as `polaris compare` names them; `summary`: paragraphs shown first, as "Findings" (what `polaris demo`
+    found)."""
     store = Path(store)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -133,6 +135,8 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
                 keep(s["figure"])
         _stale(figdir, set(written))
         parts = {
+            "summary": sections.section("summary", TITLES["summary"], *(el("p", s) for s in summary)) if summary
+            else None,
             "leaderboard": sections.leaderboard(cells),
             "tasks": sections.task_tables(cells),
             "contrasts": sections.contrasts(rows, forest, source),
