@@ -1,7 +1,7 @@
 """The emergence lab: tiny GPT-style transformers trained by Polaris on synthetic arithmetic.
 
-Nothing here imports torch until a model is trained, loaded or run (`pip install torch==2.13.0`
-then `polaris-lab[lab]`); tasks, listing and resolution are pure Python.
+Only training imports torch (`pip install torch==2.13.0` then `polaris-lab[lab]`): models run on
+numpy (`engine.py`), and tasks, listing and resolution are pure Python.
 
 Public API (all importable from `polaris.lab`):
 
@@ -21,10 +21,15 @@ Models (`ladder.py`, `backend.py`, `checkpoint.py`)
     models_metadata(ladder=None) -> {"lab/<id>": {"params", "family", "size", "seed", ...}}
         the models.yaml-style mapping the scaling analysis needs (family "polaris-lab/<ladder>")
     resolve(name) -> Path                     lab/<id> or lab/<checkpoint dir> -> checkpoint dir
-    LabBackend(name)                          Backend protocol: generate (greedy / seeded sampling,
+    LabBackend(name, engine=None)             Backend protocol: generate (greedy / seeded sampling,
                                               n samples, stop sequences, batched), loglik,
                                               supports_n = True, identity() with the weights hash
-    load_checkpoint(path), save_checkpoint(path, model, tok, meta)
+    load_engine(path, kind="numpy") -> (engine, tokenizer, config)   numpy (no torch) or torch;
+                                              decode.generate / decode.loglik drive either
+    load_checkpoint(path), save_checkpoint(path, model, tok, meta)   the torch model (training)
+
+Demo (`demo.py`)
+    run_demo(out, store=None) -> DemoRun      `polaris demo`: the ladder x formats, study, report
 
 Training (`train.py`, `ladder_train.py`, `sizes.py`)
     train_ladder(out, tasks=("lab/add-3",), sizes=DEFAULT_SIZES, seeds=3, steps=1600, batch_size=32, jobs=1, ...)
@@ -56,6 +61,8 @@ _EXPORTS = {
     "ModelInfo": "ladder",
     "SHIPPED": "ladder",
     "LabBackend": "backend",
+    "load_engine": "engine",
+    "run_demo": "demo",
     "load_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",
     "train_ladder": "ladder_train",
