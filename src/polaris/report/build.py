@@ -34,8 +34,8 @@ from polaris.store.store import Store
 FIGURES = "figures"
 # No script at all, nothing fetched from elsewhere: figures and links are files beside the page.
 CSP = "default-src 'none'; img-src 'self' data: file:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-TITLES = {"summary": "Findings", "leaderboard": "Leaderboard", "tasks": "Per task", "contrasts": "Contrasts", "voting": "Self-consistency",
-          "planning": "Planning", "scaling": "Scaling", "manifests": "Manifests"}
+TITLES = {"summary": "Findings", "leaderboard": "Leaderboard", "tasks": "Per task", "contrasts": "Contrasts",
+          "voting": "Self-consistency", "planning": "Planning", "scaling": "Scaling", "manifests": "Manifests"}
 
 
 @dataclass
