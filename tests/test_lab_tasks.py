@@ -205,31 +205,46 @@ NO_TORCH = """
 import asyncio, sys
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "safetensors"):
-            raise ImportError(f"blocked {name}")
+        if name.split(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, Block())
-from polaris.lab import LabBackend, list_models, make_task, models_metadata
-from polaris.models.base import BackendUnavailable
+from polaris.lab import LabBackend, make_task, models_metadata
+from polaris.models.base import Decoding, GenRequest
+from polaris.prompts.render import render
 task = make_task("lab/add-3")
-assert len(task.dataset.load()) == 500
+items = task.dataset.load()
+assert len(items) == 500
 assert models_metadata()["lab/add3-s1-seed0"]["params"] > 0
-backend = LabBackend("lab/add3-s1-seed0")
+backend = LabBackend("lab/add3-s6-seed0")
 assert len(backend.identity()["weights_sha256"]) == 64
-try:
-    asyncio.run(backend.start())
-except BackendUnavailable as exc:
-    print("unavailable:", exc)
+
+async def answer():
+    await backend.start()
+    try:
+        prompt = render(task.template, "zeroshot-direct", task.template.item_text(items[0]), (), api="completions")
+        return (await backend.generate(GenRequest(prompt, Decoding(max_tokens=16)))).choices[0].text
+    finally:
+        await backend.close()
+
+text = asyncio.run(answer())
+import json
+print(json.dumps([backend.engine, text, items[0].target, "torch" in sys.modules]))
 """
 
 
-def test_tasks_listing_and_identity_work_without_torch():
+def test_lab_models_answer_without_torch():
+    """The core install has no torch: lab tasks and the shipped models still work (numpy engine)."""
     import subprocess
     import sys
     from pathlib import Path
 
     src = str(Path(__file__).resolve().parents[1] / "src")
     res = subprocess.run(
-        [sys.executable, "-c", NO_TORCH], env={"PYTHONPATH": src}, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", NO_TORCH], env={"PYTHONPATH": src}, capture_output=True, text=True, timeout=120
     )
     assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith("unavailable: lab/add3-s1-seed0: lab models need torch")
+    import json
+
+    engine, text, target, imported = json.loads(res.stdout)
+    assert engine == "numpy" and imported is False
+    assert target in text  # the largest shipped size (97.9% exact) answers its first item

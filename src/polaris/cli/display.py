@@ -44,7 +44,7 @@ def progress(enabled: bool = True) -> Iterator[Any]:
         return
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+                               TimeRemainingColumn)
     from rich.text import Text
 
     class Rate(ProgressColumn):
@@ -53,9 +53,9 @@ def progress(enabled: bool = True) -> Iterator[Any]:
 
     console = Console(stderr=True)
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
-        TextColumn("eta"), TimeRemainingColumn(), TextColumn("elapsed"), TimeElapsedColumn(),
-        TextColumn("[red]{task.fields[errors]} errors"),
+        # Sized to fit 80 columns: done/total, rate, ETA and errors matter more than a long bar.
+        TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(), Rate(),
+        TextColumn("eta"), TimeRemainingColumn(), TextColumn("[red]{task.fields[errors]} errors"),
         console=console, transient=False, refresh_per_second=8,
     ) as prog:
 

@@ -81,12 +81,16 @@ def train(
 
 
 def _table(models: list[dict], title: str) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    # A light frame keeps the seven columns within 80 characters, so model ids are never cut short.
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  collapse_padding=True)
     for col in ("model", "params", "seed", "task", "format", "exact", "digits"):
-        table.add_column(col, justify="right" if col in ("params", "seed", "exact", "digits") else "left")
+        table.add_column(col, justify="right" if col in ("params", "seed", "exact", "digits") else "left",
+                         no_wrap=col in ("model", "format"), overflow="fold")
     for m in models:
         for task, per_fmt in (m.get("eval") or {"": {}}).items():
             for fmt, r in (per_fmt or {"": {}}).items():
