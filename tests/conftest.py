@@ -75,6 +75,35 @@ def polaris(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
     return proc
 
 
+
+def stored_samples(store: Path) -> int:
+    """Samples in a store, read as a user's sqlite3 shell would (a plain read-write connection that
+    creates the file if polaris has not yet: the case that once left a store whose main file stayed
+    empty and lost samples)."""
+    import sqlite3
+
+    try:
+        return sqlite3.connect(store).execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def kill_at(args: list[str], env: dict[str, str], store: Path, targets: list[int]) -> int:
+    """Start the run once per target and SIGKILL it when the store holds that many samples; the number of kills."""
+    import signal
+    import time
+
+    kills = 0
+    for target in targets:
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        while proc.poll() is None and stored_samples(store) < target:
+            time.sleep(0.005)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    return kills
+
 def answers_for(task_name: str, **options) -> dict[str, str]:
     """Question text as the prompts phrase it -> gold answer, for the fake server."""
     from polaris.tasks.registry import get_task

@@ -4,15 +4,12 @@ each round, rescoring from the store, and resuming a killed run with only the mi
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import cli_env, polaris
+from conftest import cli_env, kill_at, polaris, stored_samples
 from fakeserver import FakeOpenAI, Policy
 from planfake import Planner, alternating
 
@@ -30,13 +27,6 @@ def results(store: Path) -> dict[str, tuple]:
     db = sqlite3.connect(store)
     rows = db.execute("SELECT item, correct, strict, answer, data FROM results").fetchall()
     return {r[0]: (r[1], r[2], r[3], json.loads(r[4])["modulo"]) for r in rows}
-
-
-def samples(store: Path) -> int:
-    try:
-        return sqlite3.connect(store).execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-    except sqlite3.Error:
-        return 0
 
 
 @pytest.mark.parametrize("task", ["blocksworld", "blocksworld/mystery", "blocksworld/random"])
@@ -128,17 +118,9 @@ def test_sigkill_mid_modulo_resends_only_missing_rounds(tmp_path):
         args = [sys.executable, "-m", "polaris", "run", "-m", "openai/fake-model", "--base-url", server.base_url,
                 "--task", "blocksworld", "--instances", "10", "--verifier-rounds", "3", "--store", str(store),
                 "--concurrency", str(concurrency), "--json", "--no-progress"]
-        kills = 0
-        for target in (8, 25, 45):
-            proc = subprocess.Popen(args, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            while proc.poll() is None and samples(store) < target:
-                time.sleep(0.005)
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
-            proc.wait()
+        kills = kill_at(args, cli_env(), store, [8, 25, 45])
         assert kills >= 2
-        stored = samples(store)
+        stored = stored_samples(store)
         sent_before = server.hits["chat"]
         final = run(store, "-m", "openai/fake-model", "--base-url", server.base_url, "--task", "blocksworld",
                     "--instances", "10", "--verifier-rounds", "3", "--concurrency", str(concurrency))
@@ -149,4 +131,4 @@ def test_sigkill_mid_modulo_resends_only_missing_rounds(tmp_path):
                   "--instances", "10", "--verifier-rounds", "3")
     assert final["planning"] == ref["planning"] and final["accuracy"] == ref["accuracy"]
     assert results(store) == results(clean)
-    assert samples(store) == expected
+    assert stored_samples(store) == expected

@@ -5,28 +5,17 @@ from __future__ import annotations
 
 import json
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
-from conftest import answers_for, cli_env, polaris, write_gsm8k
+from conftest import answers_for, cli_env, kill_at, polaris, write_gsm8k
 from fakeserver import FakeOpenAI, Policy
 
 
 def _results(store):
     db = sqlite3.connect(store)
     return db.execute("SELECT item, correct, strict, answer FROM results ORDER BY idx").fetchall()
-
-
-def _stored(store) -> int:
-    # A plain read-write connection, as a user's sqlite3 shell would open: it creates the file before
-    # polaris does, the case that once left a store whose main file stayed empty and lost samples.
-    try:
-        return sqlite3.connect(store).execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-    except sqlite3.Error:
-        return 0
 
 
 def test_sigkill_and_resume_loses_nothing(tmp_path, monkeypatch):
@@ -41,7 +30,7 @@ def test_sigkill_and_resume_loses_nothing(tmp_path, monkeypatch):
     rng = random.Random(7)
     with FakeOpenAI(Policy(answers=answers, wrong_every=3, latency=0.02)) as server:
         # Kill when a random number of samples has been stored: a random moment that is surely mid-run.
-        kills = _kill_at(args + ["--base-url", server.base_url], env, store, sorted(rng.sample(range(10, 230), 4)))
+        kills = kill_at(args + ["--base-url", server.base_url], env, store, sorted(rng.sample(range(10, 230), 4)))
         assert kills >= 3
         final = polaris("run", "-m", "openai/fake-model", "--task", "gsm8k", "--store", str(store), "--json",
                         "--base-url", server.base_url, "--concurrency", str(concurrency), env=env)
@@ -62,20 +51,6 @@ def test_sigkill_and_resume_loses_nothing(tmp_path, monkeypatch):
     assert db.execute("SELECT COUNT(*) FROM samples").fetchone()[0] == 240
 
 
-def _kill_at(args: list[str], env, store, targets: list[int]) -> int:
-    """Start the run once per target and SIGKILL it when the store holds that many samples."""
-    kills = 0
-    for target in targets:
-        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        while proc.poll() is None and _stored(store) < target:
-            time.sleep(0.005)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
-    return kills
-
-
 def test_sampled_run_killed_resumes_without_redrawing_samples(tmp_path, monkeypatch):
     """Self-consistency (K=5, one call with n=5 per item): kills lose at most the calls in flight."""
     items, k, concurrency = 120, 5, 8
@@ -91,7 +66,7 @@ def test_sampled_run_killed_resumes_without_redrawing_samples(tmp_path, monkeypa
                 "--base-url", server.base_url, *sampling]
         # Random moments mid-run, and one once every sample is stored (while results are judged).
         targets = sorted(rng.sample(range(20, items * k - 20), 4)) + [items * k]
-        kills = _kill_at(args, env, store, targets)
+        kills = kill_at(args, env, store, targets)
         final = polaris(*args[3:], env=env)
         assert final.returncode == 0, final.stderr
         res = json.loads(final.stdout)["results"][0]

@@ -28,11 +28,9 @@ from polaris.models.base import (
     RequestFailed,
 )
 from polaris.models.batching import Batcher
-from polaris.models.modelfiles import one_line
-from polaris.models.modelfiles import resolve
+from polaris.models.modelfiles import DTYPES, one_line, resolve
 from polaris.models.tokens import pair_ids, prompt_ids
 
-DTYPES = ("auto", "float32", "float16", "bfloat16")
 INSTALL_HINT = "install the CPU wheel then the extra: pip install torch==2.13.0 && pip install -e '.[hf]' (docs/backends.md)"
 
 

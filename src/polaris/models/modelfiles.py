@@ -19,6 +19,7 @@ from typing import Any
 
 from polaris.models.base import BackendUnavailable
 
+DTYPES = ("auto", "float32", "float16", "bfloat16")  # --dtype of the in-process backends
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 _SMALL = 4 << 20  # files up to this size are hashed whole
 _BLOCK, _BLOCKS = 64 << 10, 16

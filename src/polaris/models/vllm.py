@@ -36,10 +36,9 @@ from polaris.models.base import (
     RequestFailed,
 )
 from polaris.models.batching import Batcher
-from polaris.models.modelfiles import one_line, resolve
+from polaris.models.modelfiles import DTYPES, one_line, resolve
 from polaris.models.tokens import pair_ids, prompt_ids
 
-DTYPES = ("auto", "float32", "float16", "bfloat16")
 INSTALL_HINT = "pip install -e '.[vllm]' on a Linux machine with a CUDA GPU (docs/backends.md)"
 MAX_PROMPTS = 1024  # prompts per LLM.generate call; vLLM schedules within it
 
