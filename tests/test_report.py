@@ -4,7 +4,6 @@ and SVG, nothing fetched from elsewhere, store text escaped."""
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import re
 from html.parser import HTMLParser
@@ -17,9 +16,6 @@ from reportdata import HOSTILE, HOSTILE_ERROR, HOSTILE_GROUP, HOSTILE_MODEL, SCA
 from polaris.report.markup import Markup, ci, el, pct
 from polaris.report.pairs import _kind, _norm
 
-# The scaling-study API (analysis branch); the report leaves its section out without it.
-STUDY = importlib.util.find_spec("polaris.analysis.study") is not None
-BOARD = importlib.util.find_spec("polaris.analysis.leaderboard") is not None  # the suites' board
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +74,8 @@ def _store(built):
 
 def test_sections_follow_the_data(built):
     page = parse(built["html"])
-    expected = ["leaderboard", "tasks", "contrasts", "voting", "planning", "manifests"]
-    if STUDY:  # the pythia cells have sizes in the shipped models.yaml
-        expected.insert(5, "scaling")
+    # Scaling is there because the pythia cells have sizes in the shipped models.yaml.
+    expected = ["leaderboard", "tasks", "contrasts", "voting", "planning", "scaling", "manifests"]
     assert page.sections == expected
     assert built["result"]["sections"] == expected == built["data"]["sections"]
     nav = [a["href"] for t, a in page.tags if t == "a" and (a.get("href") or "").startswith("#") and
@@ -135,9 +130,9 @@ def test_leaderboard_rows_carry_each_cells_accuracy(built):
         s = cell["summary"]
         rows = [t for a, t in board.rows if a.get("data-model") == cell["model"] and cell["run_id"] in t]
         assert len(rows) == 1 and ci(s["accuracy"], s["ci95"]) in rows[0], (cell["label"], rows)
-    if BOARD:  # the Chain-of-Thought Hub board marks partial cells and says why
-        assert "Chain-of-Thought Hub: fewshot-cot, greedy" in section
-        assert "openai/alpha GSM8K: 40 of 1319 items scored" in html.unescape(section)
+    # The Chain-of-Thought Hub board marks partial cells and says why.
+    assert "Chain-of-Thought Hub: fewshot-cot, greedy" in section
+    assert "openai/alpha GSM8K: 40 of 1319 items scored" in html.unescape(section)
     assert page.sections[0] == "leaderboard"
 
 
@@ -213,7 +208,6 @@ def test_planning_curves_by_blocks_and_rounds(built):
     assert {k for k, _ in failures} == set(kinds)
 
 
-@pytest.mark.skipif(not STUDY, reason="the scaling-study API (polaris.analysis.study) is not installed")
 def test_scaling_section_is_the_study_of_each_family(built, monkeypatch):
     from polaris.analysis.study import scaling_study
 
@@ -241,8 +235,8 @@ def test_figures_are_png_and_svg_beside_the_page(built):
     out = built["out"]
     figs = built["data"]["figures"]
     stems = {Path(f).with_suffix("").as_posix() for f in figs}
-    assert stems == {"figures/forest", "figures/votes-0", "figures/planning-blocks", "figures/planning-rounds"} | (
-        {"figures/scaling-0"} if STUDY else set())
+    assert stems == {"figures/forest", "figures/votes-0", "figures/planning-blocks", "figures/planning-rounds",
+                     "figures/scaling-0"}
     for stem in stems:
         png, svg = out / f"{stem}.png", out / f"{stem}.svg"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
