@@ -13,16 +13,13 @@ plain generation: their log-probs are not comparable, and most cannot score a gi
 from __future__ import annotations
 
 from polaris.lab.backend import prompt_text
+from polaris.lab.tasks import gold_response
 from polaris.models.base import RequestContext
 from polaris.prompts.render import Prompt
 from polaris.runner.cell import CellSpec
 from polaris.runner.context import SolveContext
 from polaris.runner.solvers import Outputs, generate, register
 from polaris.tasks.base import Item, Task
-
-
-def gold_response(task: Task, item: Item, cot: bool) -> str:
-    return task.template.response(item.rationale, task.scorer.gold(item), cot)
 
 
 async def solve(task: Task, item: Item, prompt: Prompt, ctx: SolveContext, spec: CellSpec) -> Outputs:

@@ -209,18 +209,23 @@ def train_items(name: str, n_train: int = N_TRAIN, data_seed: int = 0) -> list[I
     return [_item(i, p, spec, lo, hi) for i, p in enumerate(train)]
 
 
+def gold_response(task: Task, item: Item, cot: bool) -> str:
+    """What a perfect model writes: the answer alone, or the scratchpad then the answer. The models
+    are trained on it and the lab solver scores its log-prob, so both read it from here."""
+    return task.template.response(item.rationale, task.scorer.gold(item), cot)
+
+
 def prompt_and_response(task: Task, item: Item, fmt: str) -> tuple[str, str]:
     """The completion prompt the runner sends for a zero-shot format, and the gold response."""
     prompt = render(task.template, fmt, task.template.item_text(item), (), api="completions")
-    response = task.template.response(item.rationale, task.scorer.gold(item), fmt.endswith("cot"))
-    return prompt.text or "", response
+    return prompt.text or "", gold_response(task, item, fmt.endswith("cot"))
 
 
 def digit_accuracy(answer: str | None, target: str) -> float:
     """Share of digit positions (aligned by place value) the answer gets right; extra or missing
     digits count as wrong. The smooth counterpart of exact match (Schaeffer et al.)."""
+    from polaris.analysis.metrics import per_token_accuracy  # numpy: kept off the task listing's imports
+
     if answer is None or not answer.isdigit():
         return 0.0
-    a, t = _norm(answer), _norm(target)
-    width = max(len(a), len(t))
-    return sum(x == y for x, y in zip(a.rjust(width), t.rjust(width))) / width
+    return per_token_accuracy(_norm(answer), _norm(target))  # digits align on the right

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch.nn import functional as F
@@ -47,17 +47,14 @@ class TrainData:
     lengths: torch.Tensor  # [N]
     fmt: torch.Tensor  # [N] index of the prompt format of each sequence
     block_size: int
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 def build_data(tasks: Sequence[str], n_train: int, data_seed: int, formats: Sequence[str]) -> TrainData:
     pairs: list[tuple[str, str]] = []
     fmt_ids: list[int] = []
-    counts = {}
     for name in tasks:
         task = make_task(name)
         items = train_items(name, n_train, data_seed)
-        counts[task.name] = len(items)
         pairs += [prompt_and_response(task, it, fmt) for it in items for fmt in formats]
         fmt_ids += [j for _ in items for j in range(len(formats))]
     tok = CharTokenizer.build(p + r for p, r in pairs)
@@ -71,7 +68,7 @@ def build_data(tasks: Sequence[str], n_train: int, data_seed: int, formats: Sequ
         mask[i, len(p) - 1 : len(p) + len(r) - 1] = True
         lengths[i] = len(p) + len(r)
     block = width + 16  # a little room for prompts a few characters longer than any seen
-    return TrainData(tok, x, mask, lengths, torch.tensor(fmt_ids), block, counts)
+    return TrainData(tok, x, mask, lengths, torch.tensor(fmt_ids), block)
 
 
 def default_lr(n_embd: int) -> float:
