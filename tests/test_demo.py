@@ -138,3 +138,17 @@ def test_out_must_be_a_directory(tmp_path):
     res = _demo(tmp_path / "file")
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0
     assert "is a file" in res.stderr and (tmp_path / "file").read_text() == "x"
+
+
+def test_one_progress_bar_spans_the_cells_run_one_after_another():
+    from polaris.lab.demo import one_bar
+
+    seen = []
+    per_cell = one_bar(lambda description, total: lambda done, n, errors: seen.append((done, n, errors)), "all", 10)
+    first = per_cell("cell a", 4)
+    first(2, 4, 0)
+    first(4, 4, 1)
+    second = per_cell("cell b", 6)
+    second(3, 6, 0)
+    second(6, 6, 2)
+    assert seen == [(2, 10, 0), (4, 10, 1), (7, 10, 1), (10, 10, 3)]  # items and errors add up across cells

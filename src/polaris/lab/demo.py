@@ -60,34 +60,37 @@ def demo_cells(models: Sequence[Any], tasks: Sequence[str]) -> list[Any]:
             for m in models]
 
 
+def one_bar(bar: Bar, description: str, total: int) -> Bar:
+    """A bar factory for cells run one after another that draws all of them as one bar."""
+    update = bar(description, total)
+    base = [0, 0]  # items and errors of the cells already finished
+    last = [0, 0]  # of the cell running now
+
+    def per_cell(_description: str, _n: int) -> Callable[[int, int, int], None]:
+        base[0], base[1] = base[0] + last[0], base[1] + last[1]
+        last[:] = [0, 0]
+
+        def on_progress(done: int, _total: int, errors: int) -> None:
+            last[:] = [done, errors]
+            update(base[0] + done, total, base[1] + errors)
+
+        return on_progress
+
+    return per_cell
+
+
 async def evaluate(cells: Sequence[Any], store: Any, *, bar: Bar | None = None) -> list[tuple[dict[str, Any], Any]]:
-    """Run prepared cells one after another (each a batch per decoding step of up to 512 items) with
-    one progress bar over all of them: (summary, call stats) per cell. One cell at a time: two models
-    decoding in two threads were slower than one after the other (the decoding loop holds the GIL
-    between small array operations)."""
+    """Run prepared cells with one progress bar over all of them: (summary, call stats) per cell. The
+    local executor runs one cell at a time (each a batch per decoding step of up to 512 items): two
+    models decoding in two threads were slower than one after the other (the decoding loop holds the
+    GIL between small array operations)."""
     from polaris.models.registry import BackendOptions
     from polaris.runner.executors import LocalExecutor
-    from polaris.runner.runner import run_cell
 
     total = sum(len(c.items) for c in cells)
-    update = bar("evaluating the ladder", total) if bar is not None else None
-    before = errors = 0
-
-    def on_progress(done: int, _total: int, errs: int) -> None:
-        if update is not None:
-            update(before + done, total, errors + errs)
-
-    runs = []
     async with LocalExecutor(BackendOptions(api="completions")) as executor:
-        for cell in cells:
-            await executor.start([cell.spec.model])
-            backend = executor.backends[cell.spec.model]
-            run = await run_cell(cell, store=store, backend=backend, concurrency=backend.in_flight,
-                                 on_progress=on_progress)
-            runs.append((run.summary, run.stats))  # not the item rows: the analysis reads the store
-            before += len(cell.items)
-            errors += run.summary["errors"]
-    return runs
+        runs = await executor.run(cells, store, bar=one_bar(bar, "evaluating the ladder", total) if bar else None)
+    return [(run.summary, run.stats) for run in runs]  # not the item rows: the analysis reads the store
 
 
 def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True) -> DemoRun:
