@@ -65,8 +65,9 @@ def read_tokenizer(path: Path) -> CharTokenizer:
     return CharTokenizer.load(path / TOKENIZER)
 
 
-def model_config(path: Path) -> GPTConfig:
-    """The architecture of a checkpoint directory, checked against its tokenizer."""
+def read_checkpoint(path: Path) -> tuple[GPTConfig, CharTokenizer, dict[str, Any]]:
+    """The architecture, tokenizer and config of a checkpoint directory, each read once and the
+    architecture checked against the tokenizer (both engines load through this)."""
     if not is_checkpoint(path):
         raise PolarisError(f"{path}: not a lab checkpoint (needs {WEIGHTS}, {CONFIG} and {TOKENIZER})")
     config = read_config(path)
@@ -74,10 +75,10 @@ def model_config(path: Path) -> GPTConfig:
         cfg = GPTConfig.from_json(config["model"])
     except (KeyError, TypeError, ValueError) as exc:
         raise PolarisError(f"{path / CONFIG} field 'model': bad architecture ({exc})") from None
-    vocab = read_tokenizer(path).vocab_size
-    if cfg.vocab_size != vocab:
-        raise PolarisError(f"{path}: tokenizer has {vocab} tokens, the model {cfg.vocab_size}")
-    return cfg
+    tok = read_tokenizer(path)
+    if cfg.vocab_size != tok.vocab_size:
+        raise PolarisError(f"{path}: tokenizer has {tok.vocab_size} tokens, the model {cfg.vocab_size}")
+    return cfg, tok, config
 
 
 def load_checkpoint(path: Path) -> tuple[GPT, CharTokenizer, dict[str, Any]]:
@@ -88,11 +89,11 @@ def load_checkpoint(path: Path) -> tuple[GPT, CharTokenizer, dict[str, Any]]:
 
     from polaris.lab.model import GPT
 
-    cfg = model_config(path)
+    cfg, tok, config = read_checkpoint(path)
     model = GPT(cfg)
     try:
         state = {k: v.to(torch.float32) for k, v in load_file(str(path / WEIGHTS)).items()}
         model.load_state_dict(state)
     except (SafetensorError, RuntimeError, OSError) as exc:
         raise PolarisError(f"{path / WEIGHTS}: weights do not fit the config ({str(exc).splitlines()[0]})") from None
-    return model.eval(), read_tokenizer(path), read_config(path)
+    return model.eval(), tok, config

@@ -25,8 +25,8 @@ from typing import Any
 
 from polaris.errors import PolarisError
 from polaris.lab.demotext import findings, sentences
+from polaris.lab.tasks import FORMATS  # the demo compares every lab format: direct vs scratchpad
 
-FORMATS = ("zeroshot-direct", "zeroshot-cot")
 METRICS = ("exact", "per-token", "edit", "logprob")
 STORE_NAME = "polaris.db"
 REPORT_DIR = "report"

@@ -30,7 +30,7 @@ import numpy as np
 
 from polaris.errors import PolarisError
 from polaris.lab.arch import GPTConfig
-from polaris.lab.checkpoint import CONFIG, WEIGHTS, model_config, read_config, read_tokenizer
+from polaris.lab.checkpoint import CONFIG, WEIGHTS, read_checkpoint
 from polaris.lab.tokenizer import CharTokenizer
 
 ENGINES = ("numpy", "torch")
@@ -245,14 +245,14 @@ def expected_shapes(cfg: GPTConfig) -> dict[str, tuple[int, ...]]:
 
 def load_numpy(path: Path) -> tuple[NumpyGPT, CharTokenizer, dict[str, Any]]:
     """The numpy engine, tokenizer and config of a checkpoint directory (no torch)."""
-    cfg = model_config(path)
+    cfg, tok, config = read_checkpoint(path)
     weights = read_weights(path)
     want = expected_shapes(cfg)
     got = {k: tuple(v.shape) for k, v in weights.items()}
     if got != want:
         diff = sorted(set(got) ^ set(want)) or [k for k in want if got[k] != want[k]]
         raise PolarisError(f"{path / WEIGHTS}: weights do not fit the config in {CONFIG} ({diff[0]})")
-    return NumpyGPT(cfg, weights), read_tokenizer(path), read_config(path)
+    return NumpyGPT(cfg, weights), tok, config
 
 
 def load_engine(path: Path, kind: str = "numpy") -> tuple[Any, CharTokenizer, dict[str, Any]]:

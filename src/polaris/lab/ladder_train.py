@@ -72,8 +72,8 @@ def run_job(job: Job, progress: Any) -> dict[str, Any]:
     import torch
 
     from polaris import __version__
-    from polaris.lab.checkpoint import load_checkpoint, save_checkpoint, weights_hash
-    from polaris.lab.engine import TorchGPT
+    from polaris.lab.checkpoint import save_checkpoint, weights_hash
+    from polaris.lab.engine import load_engine
     from polaris.lab.evaluate import evaluate
     from polaris.lab.train import default_lr, train_model
 
@@ -105,8 +105,7 @@ def run_job(job: Job, progress: Any) -> dict[str, Any]:
     }
     meta = {"id": job.id, "train": spec.to_json(), "polaris": __version__, "torch": torch.__version__, **entry}
     save_checkpoint(Path(job.path), model, data.tok, meta, job.dtype)
-    saved, tok, _ = load_checkpoint(Path(job.path))  # evaluate what was saved (float16 by default)
-    engine = TorchGPT(saved)
+    engine, tok, _ = load_engine(Path(job.path), "torch")  # evaluate what was saved (float16 by default)
     entry["weights_sha256"] = weights_hash(Path(job.path))
     entry["eval"] = {
         t: {f: evaluate(engine, tok, t, f, job.eval_items).to_json() for f in spec.formats} for t in spec.tasks
