@@ -25,8 +25,7 @@ import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import CONCURRENCY, N_ITEMS, ROOT, start_server  # noqa: E402
-from bench_vs_lm_eval import run_measured  # noqa: E402
+from bench_core import CONCURRENCY, N_ITEMS, ROOT, measure, start_server  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "scale"
 
@@ -72,12 +71,12 @@ def main() -> None:
             store = OUT / f"s{next(counter)}.db"
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{store}{suffix}").unlink(missing_ok=True)
-        t, rss, out = run_measured(
+        m = measure(
             [sys.executable, "-m", "polaris", "run", "-m", "openai/fake", "--base-url", url, "--task", task,
              "--prompt", "fewshot-cot", "--json", "--no-progress", "--store", str(store), *extra], env)
-        res = json.loads(out)["results"][0]
+        res = json.loads(m.stdout)["results"][0]
         assert (expect is None or res["requests_sent"] == expect) and res["n"] == items, res
-        return t, rss
+        return m.seconds, m.rss_mib
 
     def median3(fn) -> tuple[float, float]:
         runs = sorted(fn() for _ in range(3))

@@ -56,12 +56,6 @@ def task_dir(data: Path) -> Path:
     return d
 
 
-def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MiB of the process itself, stdout) of one whole process."""
-    m = measure(cmd, env)
-    return m.seconds, m.rss_mib, m.stdout
-
-
 def main() -> None:
     data = Path(os.environ.get("POLARIS_DATA_DIR") or ROOT.parent / "shared" / "datasets").resolve()
     lm_eval = ensure_venv()
@@ -76,25 +70,25 @@ def main() -> None:
             store = tmp / f"polaris{i}.db"
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{store}{suffix}").unlink(missing_ok=True)
-            t, rss, out = run_measured(
+            m = measure(
                 [sys.executable, "-m", "polaris", "run", "-m", "openai/fake", "--base-url", url, "--task", "gsm8k",
                  "--prompt", "fewshot-cot", "--concurrency", str(CONCURRENCY), "--json", "--no-progress",
                  "--store", str(store)], penv)
-            res = json.loads(out)["results"][0]
+            res = json.loads(m.stdout)["results"][0]
             assert res["requests_sent"] == N_ITEMS, res
-            polaris_runs.append((t, rss, res["accuracy"]))
+            polaris_runs.append((m.seconds, m.rss_mib, res["accuracy"]))
         lenv = dict(os.environ, HF_HOME=str(OUT / "hf-home"), HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1",
                     TOKENIZERS_PARALLELISM="false")
         lenv.pop("PYTHONPATH", None)
         lm_runs = []
         for i in range(3):
-            t, rss, out = run_measured(
+            m = measure(
                 [str(lm_eval), "--model", "local-chat-completions", "--model_args",
                  f"model=fake,base_url={url}/chat/completions,num_concurrent={CONCURRENCY},max_retries=3",
                  "--tasks", "gsm8k_cot_local", "--include_path", str(tasks), "--apply_chat_template",
                  "--fewshot_as_multiturn", "--output_path", str(tmp / f"lm-eval{i}")], lenv)
-            row = next(line for line in out.splitlines() if "flexible-extract" in line)
-            lm_runs.append((t, rss, float(row.split("|")[7])))
+            row = next(line for line in m.stdout.splitlines() if "flexible-extract" in line)
+            lm_runs.append((m.seconds, m.rss_mib, float(row.split("|")[7])))
     finally:
         server.terminate()
     p = sorted(polaris_runs)[1]
