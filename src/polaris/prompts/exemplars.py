@@ -58,17 +58,15 @@ def parse_hub_file(path: Path) -> list[Exemplar]:
     return out
 
 
-def select(task: Task, group: str, strategy: str, seed: int = 0, k: int | None = None,
-           cot: bool = True) -> list[Exemplar]:
-    """The exemplars for one group of a task under an `--exemplars` strategy."""
+def select(task: Task, group: str, strategy: str, seed: int = 0, cot: bool = True) -> list[Exemplar]:
+    """The exemplars for one group of a task under an `--exemplars` strategy: as many as the task's own."""
     default = list(task.dataset.shots(group, cot))
-    k = k or len(default)
+    k = len(default)
     if strategy == "default":
-        return default[:k]
+        return default
     if strategy == "shuffle":
-        shots = default[:k]
-        random.Random(f"{task.name}/{group}/{seed}/shuffle").shuffle(shots)
-        return shots
+        random.Random(f"{task.name}/{group}/{seed}/shuffle").shuffle(default)
+        return default
     if strategy in ("complex", "random"):
         if task.dataset.pool is None:
             raise PolarisError(f"task '{task.name}' has no training pool for --exemplars {strategy}")

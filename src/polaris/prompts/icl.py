@@ -29,31 +29,34 @@ from dataclasses import dataclass, replace
 from polaris.errors import PolarisError
 from polaris.prompts.render import Format, Message, Prompt
 from polaris.prompts.template import Template
-from polaris.scoring.ema import TEMPLATES, EMAScorer, item_options, letter, option_text, quoted
+from polaris.scoring.ema import TEMPLATES, EMAScorer, item_options, letter, quoted
 from polaris.tasks.base import Exemplar, Item, Task
 
 FORMATS = ("zeroshot-direct", "fewshot-direct")
 MC_HINT = "--template needs multiple-choice items (mmlu, mmlu/<subject>, bbh/<multiple-choice task>)"
 
 
+def check_template(template: str) -> None:
+    if template not in TEMPLATES:
+        raise PolarisError(f"unknown --template '{template}' (choose from {', '.join(TEMPLATES)})")
+
+
 def query(template: str, question: str, options: Sequence[str]) -> str:
     """The prompt for one question under a template (module docstring)."""
+    check_template(template)
     q = question.strip()
     if template == "open":
         return f"{q} The correct answer is"
     if template == "closed":
         return f"{q} The possible answers are {', '.join(quoted(o) for o in options)}, but the correct answer is"
-    if template == "closed-adv":
-        listed = ", ".join(f'{letter(i)} "{o}"' for i, o in enumerate(options))
-        return f"QUESTION: {q}\nOPTIONS: {listed}\nANSWER:"
-    raise PolarisError(f"unknown --template '{template}' (choose from {', '.join(TEMPLATES)})")
+    listed = ", ".join(f'{letter(i)} "{o}"' for i, o in enumerate(options))
+    return f"QUESTION: {q}\nOPTIONS: {listed}\nANSWER:"
 
 
 def answer(template: str, options: Sequence[str], index: int) -> str:
-    """The answer an exemplar shows after its prompt (and a space)."""
-    if template == "closed-adv":
-        return letter(index)
-    return f'"{option_text(options[index])}"' + ("." if template == "closed" else "")
+    """The answer an exemplar shows after its prompt (and a space): the scorer's form of the option
+    in the template's answer sentence."""
+    return make_template(template).answer_sentence(EMAScorer(template).form(tuple(options), index))
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,7 @@ class IclTemplate(Template):
 
 
 def make_template(kind: str) -> IclTemplate:
-    if kind not in TEMPLATES:
-        raise PolarisError(f"unknown --template '{kind}' (choose from {', '.join(TEMPLATES)})")
+    check_template(kind)
     return IclTemplate(instruction="", answer="{answer}." if kind == "closed" else "{answer}",
                        zeroshot_cot="", zeroshot_direct="", stop=("\n\n",), kind=kind)
 
@@ -88,8 +90,7 @@ def check_spec(template: str | None, prompt: str, scoring: str) -> None:
     """One-line errors for cells a template cannot serve (called by `CellSpec`)."""
     if template is None:
         return
-    if template not in TEMPLATES:
-        raise PolarisError(f"unknown --template '{template}' (choose from {', '.join(TEMPLATES)})")
+    check_template(template)
     if Format.parse(prompt).cot:
         raise PolarisError(f"--template {template} asks for the answer directly: use --prompt zeroshot-direct or "
                            f"fewshot-direct, not {prompt}")

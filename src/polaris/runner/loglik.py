@@ -34,8 +34,7 @@ from polaris.prompts.template import LETTERS, Template
 from polaris.runner.cell import CellSpec
 from polaris.runner.context import SolveContext
 from polaris.runner.solvers import Outputs, register
-from polaris.scoring.bbh import LABELS
-from polaris.scoring.choice import letter_of
+from polaris.scoring.ema import item_options
 from polaris.store.store import SampleRow
 from polaris.tasks.base import Item, Task
 
@@ -49,17 +48,15 @@ class Options:
 
 
 def options_for(item: Item) -> Options | None:
-    """The answers an item can be scored over, or None if it is not multiple choice."""
-    kind = item.meta.get("kind") if item.meta else None
-    target = item.target.strip()
-    if kind in LABELS:
-        labels = LABELS[kind]
-        return Options(labels, next((i for i, lb in enumerate(labels) if lb.casefold() == target.casefold()), None))
-    if not item.choices or len(item.choices) > len(LETTERS):
+    """The answers an item can be scored over, or None if it is not multiple choice: "(A)", "(B)", ...
+    for lettered options, the labels of BBH's two-label tasks (scoring.ema.item_options)."""
+    if len(item.choices) > len(LETTERS):
         return None
-    letter = letter_of(target)
-    gold = LETTERS.index(letter) if letter is not None and LETTERS.index(letter) < len(item.choices) else None
-    return Options(tuple(f"({LETTERS[i]})" for i in range(len(item.choices))), gold)
+    found = item_options(item)
+    if found is None:
+        return None
+    options, gold = found
+    return Options(tuple(f"({LETTERS[i]})" for i in range(len(options))) if item.choices else options, gold)
 
 
 def context_and_continuations(template: Template, text: str, answers: Sequence[str]) -> tuple[str, tuple[str, ...]]:

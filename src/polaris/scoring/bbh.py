@@ -20,7 +20,7 @@ from fractions import Fraction
 
 from polaris.scoring.base import Extraction
 from polaris.scoring.choice import ChoiceScorer, extract_choice, letter_of
-from polaris.scoring.text import answer_segment
+from polaris.scoring.text import answer_segment, last_match
 from polaris.tasks.base import Item
 
 KIND_OF_TASK = {
@@ -112,14 +112,10 @@ def _last_line(seg: str) -> str:
 
 def _fallback(kind: str, seg: str) -> str | None:
     if kind in LABELS:
-        last = None
-        for m in _LABEL_RE[kind].finditer(seg):
-            last = m
+        last = last_match(_LABEL_RE[kind], seg)
         return _read(kind, last.group(1), True) if last else None
     if kind == "number":
-        last = None
-        for m in _NUMBER.finditer(seg):
-            last = m
+        last = last_match(_NUMBER, seg)
         return _number(last.group()) if last else None
     if kind == "words":
         listed = _listed_words(seg)
@@ -142,9 +138,7 @@ def _listed_words(seg: str) -> str | None:
 def extract_free(text: str, kind: str) -> Extraction:
     seg = answer_segment(text)
     strict = None
-    last = None
-    for m in _THE_ANSWER_IS.finditer(seg):
-        last = m
+    last = last_match(_THE_ANSWER_IS, seg)
     if last is not None:
         strict = _read(kind, _clip(seg[last.end() :]), exact=True)
     flexible = None

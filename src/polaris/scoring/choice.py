@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from polaris.scoring.base import Extraction
-from polaris.scoring.text import answer_segment
+from polaris.scoring.text import answer_segment, last_match
 from polaris.tasks.base import Item
 
 LETTERS = "ABCDEFGHIJKLMNOPQR"  # BBH's largest option list (reasoning_about_colored_objects) ends at (R)
@@ -61,9 +61,8 @@ def _norm_text(s: str) -> str:
 
 
 def strict_letter(segment: str, letters: str) -> str | None:
-    last = None
-    for m in _STRICT.finditer(segment):
-        last = m.group(1)
+    m = last_match(_STRICT, segment)
+    last = m.group(1) if m else None
     return last if last is not None and last in letters else None
 
 

@@ -107,8 +107,9 @@ def item_options(item: Item) -> tuple[tuple[str, ...], int | None] | None:
 
     Lettered items (MMLU, BBH's "(A)".."(R)" tasks) use their option texts; BBH's two-label tasks
     their labels (True/False, Yes/No, valid/invalid)."""
+    from polaris.prompts.template import LETTERS
     from polaris.scoring.bbh import LABELS
-    from polaris.scoring.choice import LETTERS, letter_of
+    from polaris.scoring.choice import letter_of
 
     if item.choices:
         got = letter_of(item.target)

@@ -180,9 +180,6 @@ class MathScorer:
     def vote_key(self, answer: str, item: Item) -> str:
         return normalize_math(answer)
 
-    def equivalent(self, a: str, b: str) -> bool:
-        return equivalent(a, b, pool=self._pool())
-
     def classes(self, answers: Sequence[str | None]) -> list[int | None]:
         return equivalence_classes(answers, pool=self._pool())
 

@@ -13,7 +13,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from polaris.scoring.base import Extraction
-from polaris.scoring.text import answer_segment
+from polaris.scoring.text import answer_segment, last_match
 from polaris.tasks.base import Item
 
 VERSION = "numeric-1"
@@ -42,13 +42,6 @@ def canonical(raw: str) -> str | None:
     return "0" if out in ("-0", "0") else out
 
 
-def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    last = None
-    for m in pattern.finditer(text):
-        last = m
-    return last
-
-
 def flexible(text: str) -> str | None:
     seg = answer_segment(text)
     low = seg.lower()
@@ -58,12 +51,12 @@ def flexible(text: str) -> str | None:
         m = NUMBER.search(seg, at, eol if eol >= 0 else len(seg))
         if m:
             return canonical(m.group())
-    m = _last(NUMBER, seg)
+    m = last_match(NUMBER, seg)
     return canonical(m.group()) if m else None
 
 
 def strict(text: str) -> str | None:
-    m = _last(STRICT, answer_segment(text))
+    m = last_match(STRICT, answer_segment(text))
     return canonical(m.group(1)) if m else None
 
 

@@ -7,6 +7,7 @@ there, so a recited exemplar answer is never read as the model's own.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 THINK_TAGS: tuple[tuple[str, str], ...] = (
@@ -15,6 +16,14 @@ THINK_TAGS: tuple[tuple[str, str], ...] = (
     ("<reasoning>", "</reasoning>"),
     ("<|begin_of_thought|>", "<|end_of_thought|>"),
 )
+
+def last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The last match of `pattern` in `text` (None if none)."""
+    last = None
+    for m in pattern.finditer(text):
+        last = m
+    return last
+
 
 CONTINUATIONS = ("\n\nQuestion:", "\nQuestion:", "\n\nQ:", "\nQ:", "\n\nProblem:", "[STATEMENT]")
 

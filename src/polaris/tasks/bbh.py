@@ -22,6 +22,7 @@ from polaris.errors import PolarisError
 from polaris.prompts.template import LETTERS, Template
 from polaris.scoring.bbh import KIND_OF_TASK, BBHScorer
 from polaris.scoring.choice import letter_of
+from polaris.scoring.text import last_match
 from polaris.tasks.base import Dataset, Exemplar, Item, Task
 from polaris.tasks.data import data_file, read_json, read_text
 from polaris.tasks.groups import resolve_group, select_groups
@@ -129,9 +130,7 @@ def _parse_prompt(path: Path) -> tuple[str, tuple[Exemplar, ...]]:
     exemplars = []
     for k, block in enumerate(blocks[1:]):
         q_end = block.find("\nA:")
-        m = None
-        for m in _SO.finditer(block):
-            pass
+        m = last_match(_SO, block)
         if q_end < 0 or m is None:
             raise PolarisError(f"{path}: exemplar {k + 1} lacks 'A:' or 'So the answer is'")
         reasoning = block[q_end + 3 : m.start()].strip()

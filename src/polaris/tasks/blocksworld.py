@@ -277,11 +277,8 @@ async def modulo(task: Task, item: Item, prompt: Prompt, ctx, spec):
     """LLM-Modulo: generate, validate, back-prompt with the verifier's feedback, up to R more rounds."""
     from polaris.models.base import RequestContext
     from polaris.runner.solvers import Outputs, decoding
-    from polaris.runner.solvers import generate as plain
 
-    rounds = int(task.options.get("verifier_rounds", 0))
-    if rounds == 0:
-        return await plain(task, item, prompt, ctx, spec)
+    rounds = int(task.options["verifier_rounds"])  # nonzero: make_task picks this solver only then
     if spec.samples != 1:
         raise PolarisError("--verifier-rounds works with one sample per item (drop --samples)")
     scorer: PlanScorer = task.scorer  # type: ignore[assignment]

@@ -38,11 +38,16 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _present(path: Path, f: SourceFile) -> bool:
+    """Whether `f` is already at `path` with the right checksum."""
+    return path.is_file() and _sha(path) == f.sha256
+
+
 def status(dest: Path) -> dict[str, tuple[int, int]]:
     """dataset -> (files present with the right checksum, files expected)."""
     out = {}
     for name, files in sources().items():
-        ok = sum(1 for f in files if (dest / name / f.local).is_file() and _sha(dest / name / f.local) == f.sha256)
+        ok = sum(1 for f in files if _present(dest / name / f.local, f))
         out[name] = (ok, len(files))
     return out
 
@@ -90,10 +95,7 @@ def fetch(names: list[str], dest: Path, *, mirror: str | None = None, force: boo
     unknown = [n for n in names if n not in table]
     if unknown:
         raise PolarisError(f"unknown dataset '{unknown[0]}' (choose from {', '.join(table)})")
-    todo = [
-        (n, f) for n in names for f in table[n]
-        if force or not (dest / n / f.local).is_file() or _sha(dest / n / f.local) != f.sha256
-    ]
+    todo = [(n, f) for n in names for f in table[n] if force or not _present(dest / n / f.local, f)]
     if on_total:
         on_total(len(todo))
     if todo:

@@ -55,9 +55,11 @@ def get_task(name: str, **options: Any) -> Task:
 def list_tasks() -> list[tuple[str, int | None, str]]:
     """(name, size, description) for every task, variants included where a family lists them."""
     rows = []
+    seen: set[str] = set()
     for family, module in FAMILIES.items():
-        if module in (FAMILIES[f] for f in list(FAMILIES)[: list(FAMILIES).index(family)]):
+        if module in seen:
             continue  # one module serving several families lists its names once
+        seen.add(module)
         mod = importlib.import_module(module)
         names = mod.task_names() if hasattr(mod, "task_names") else [family]
         for n in names:
