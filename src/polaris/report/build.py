@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -84,11 +84,12 @@ def _stale(figdir: Path, keep: set[str]) -> None:
 
 def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[str | Path] = (),
                  pairs: Sequence[tuple[str, str, str]] = (), title: str | None = None,
-                 summary: Sequence[str] = ()) -> Report:
+                 summary: Sequence[str] = (), studies: Mapping[tuple[str, str], Any] | None = None) -> Report:
     """Write the report of `store` into `out` (created if needed). `experiments`: experiment files whose
     contrasts replace the store's natural pairs; `pairs`: extra (name, cell A, cell B) contrasts, cells named
     as `polaris compare` names them; `summary`: paragraphs shown first, as "Findings" (what `polaris demo`
-    found)."""
+    found); `studies`: scaling studies already computed, by (task, family), for the scaling section to
+    use instead of computing them again."""
     store = Path(store)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -129,8 +130,8 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
         modulo = [c for c in cells if c.planning and c.planning.get("modulo")]
         if modulo:
             plan_figs["rounds"] = keep(figs.save(figs.planning_rounds(modulo), figdir, "planning-rounds"))
-        studies = scaling.studies(db, cells, figdir)
-        for s in studies:
+        scaled = scaling.studies(db, cells, figdir, studies)
+        for s in scaled:
             if s["figure"]:
                 keep(s["figure"])
         _stale(figdir, set(written))
@@ -142,7 +143,7 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
             "contrasts": sections.contrasts(rows, forest, source),
             "voting": sections.voting(cells, vote_figs),
             "planning": sections.planning(cells, plan_figs),
-            "scaling": scaling.section(studies),
+            "scaling": scaling.section(scaled),
             "manifests": sections.manifests(cells),
         }
         present = [k for k, v in parts.items() if v is not None]
@@ -151,7 +152,7 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
         index.write_text(page, encoding="utf-8")
         data = {"polaris_version": __version__, "store": str(store), "generated": time.time(), "sections": present,
                 "cells": [c.as_dict() for c in cells], "contrasts": rows,
-                "scaling": [{k: v for k, v in s.items()} for s in studies], "figures": written}
+                "scaling": [{k: v for k, v in s.items()} for s in scaled], "figures": written}
         (out / "report.json").write_text(json.dumps(_clean(data), indent=1, ensure_ascii=False), encoding="utf-8")
         manifests = {c.id: {"label": c.run.label, "spec": c.run.spec, "manifest": c.run.manifest,
                             "created": c.run.created, "updated": c.run.updated} for c in cells}

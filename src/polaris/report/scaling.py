@@ -9,7 +9,7 @@ et al.'s terms and, folded, every curve's points (each model with its run id) an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,11 @@ def _families(cells: Sequence[Cell]) -> list[tuple[str, str]]:
     return sorted(k for k, v in sizes.items() if len(v) >= 2)
 
 
-def studies(store: Any, cells: Sequence[Cell], figdir: Path) -> list[dict[str, Any]]:
-    """[{task, family, study (its to_dict()), figure paths, error}] for every (task, family) with sizes."""
+def studies(store: Any, cells: Sequence[Cell], figdir: Path,
+            given: Mapping[tuple[str, str], Any] | None = None) -> list[dict[str, Any]]:
+    """[{task, family, study (its to_dict()), figure paths, error}] for every (task, family) with sizes.
+    `given`: studies already computed, by (task, family), each what `scaling_study(store, task,
+    family=family)` returns (`polaris demo` passes its own); the others are computed here."""
     try:
         from polaris.analysis.figures import scaling_figure
         from polaris.analysis.study import scaling_study
@@ -47,7 +50,7 @@ def studies(store: Any, cells: Sequence[Cell], figdir: Path) -> list[dict[str, A
     for i, (task, family) in enumerate(_families(cells)):
         item: dict[str, Any] = {"task": task, "family": family, "study": None, "figure": None, "error": None}
         try:
-            study = scaling_study(store, task, family=family)
+            study = (given or {}).get((task, family)) or scaling_study(store, task, family=family)
             item["study"] = study.to_dict()
             with _plt().rc_context({"text.parse_math": STYLE["text.parse_math"]}):  # model names are text
                 item["figure"] = save(scaling_figure(study), figdir, f"scaling-{i}")
