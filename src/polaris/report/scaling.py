@@ -1,5 +1,5 @@
 """Scaling curves and emergence verdicts, through the scaling-study API (`polaris.analysis.study`,
-`polaris.analysis.figures`); the section is left out while that API is not installed.
+`polaris.analysis.figures`).
 
 A study runs per task and model family, for every family with at least two models of different sizes
 on the task (sizes from the model metadata: the lab's ladder, models.yaml). Models without metadata
@@ -38,11 +38,8 @@ def studies(store: Any, cells: Sequence[Cell], figdir: Path,
     """[{task, family, study (its to_dict()), figure paths, error}] for every (task, family) with sizes.
     `given`: studies already computed, by (task, family), each what `scaling_study(store, task,
     family=family)` returns (`polaris demo` passes its own); the others are computed here."""
-    try:
-        from polaris.analysis.figures import scaling_figure
-        from polaris.analysis.study import scaling_study
-    except ImportError:
-        return []
+    from polaris.analysis.figures import scaling_figure
+    from polaris.analysis.study import scaling_study
     from polaris.errors import PolarisError
     from polaris.report.figures import STYLE, _plt, save
 
