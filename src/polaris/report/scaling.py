@@ -17,14 +17,8 @@ from polaris.report.collect import Cell
 from polaris.report.markup import Markup, el, join, num, pct, pval, run_link, table
 
 
-def _families(cells: Sequence[Cell]) -> list[tuple[str, str]]:
+def _families(cells: Sequence[Cell], catalog: Any) -> list[tuple[str, str]]:
     """(task, family) pairs with at least two model sizes."""
-    from polaris.analysis.modelmeta import ModelCatalog
-
-    try:
-        catalog = ModelCatalog()
-    except Exception:  # a broken user models.yaml must not take the whole report down
-        return []
     sizes: dict[tuple[str, str], set[float]] = {}
     for c in cells:
         info = catalog.find(c.model)
@@ -39,15 +33,22 @@ def studies(store: Any, cells: Sequence[Cell], figdir: Path,
     `given`: studies already computed, by (task, family), each what `scaling_study(store, task,
     family=family)` returns (`polaris demo` passes its own); the others are computed here."""
     from polaris.analysis.figures import scaling_figure
+    from polaris.analysis.modelmeta import ModelCatalog
     from polaris.analysis.study import scaling_study
     from polaris.errors import PolarisError
     from polaris.report.figures import STYLE, _plt, save
 
+    try:
+        catalog = ModelCatalog()
+    except Exception:  # a broken user models.yaml must not take the whole report down
+        return []
     out = []
-    for i, (task, family) in enumerate(_families(cells)):
+    for i, (task, family) in enumerate(_families(cells, catalog)):
         item: dict[str, Any] = {"task": task, "family": family, "study": None, "figure": None, "error": None}
         try:
-            study = (given or {}).get((task, family)) or scaling_study(store, task, family=family)
+            study = (given or {}).get((task, family))
+            if study is None:
+                study = scaling_study(store, task, family=family, models=catalog.table)
             item["study"] = study.to_dict()
             with _plt().rc_context({"text.parse_math": STYLE["text.parse_math"]}):  # model names are text
                 item["figure"] = save(scaling_figure(study), figdir, f"scaling-{i}")
