@@ -28,7 +28,7 @@ from polaris.report import figures as figs
 from polaris.report import scaling, sections
 from polaris.report.collect import Cell, collect
 from polaris.report.markup import Markup, el
-from polaris.report.pairs import Pair, contrast, experiment_pairs, natural_pairs, with_holm
+from polaris.report.pairs import Pair, contrast, experiment_pairs, natural_pairs
 from polaris.store.store import Store
 
 FIGURES = "figures"
@@ -107,6 +107,8 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
                       "self-consistency vs greedy, a complexity vote vs the plain vote, complex vs default exemplars.")
         if pairs:
             rows += contrast(by_id, _explicit(cells, pairs, store))
+        from polaris.analysis.stats import with_holm  # numpy, imported when a report is built
+
         rows = with_holm(rows)
         out.mkdir(parents=True, exist_ok=True)
         figdir = out / FIGURES
