@@ -45,10 +45,6 @@ class ModelInfo:
     note: str = ""
     source: str = ""  # the file the entry (or its last override) came from
 
-    @property
-    def log10_params(self) -> float:
-        return math.log10(self.params)
-
 
 def strip_backend(name: str) -> str:
     """`openai/x` -> `x`, `hf/org/m` -> `org/m`; other names unchanged."""
@@ -267,15 +263,12 @@ Source = Callable[[str], "ModelInfo | None"]
 
 def lab_source(name: str) -> ModelInfo | None:
     """Metadata of `lab/<name>` models from the emergence lab's own ladder index (`polaris.lab`),
-    when the lab is installed: the shipped ladder, or the ladder directory a `lab/<path>` is in."""
+    the shipped ladder, or the ladder directory a `lab/<path>` is in."""
     if not name.startswith("lab/"):
         return None
-    try:
-        from polaris import lab
+    from polaris import lab
 
-        metadata = lab.models_metadata  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
-        return None
+    metadata = lab.models_metadata  # type: ignore[attr-defined]
     ref = Path(name[4:])
     for ladder in (None, ref.parent if len(ref.parts) > 1 else None):
         try:

@@ -346,6 +346,17 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out.tolist()
 
 
+def with_holm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set each contrast row's "p_holm": its "p_value" Holm-adjusted across all the rows (rows without
+    a p-value, contrasts without shared items, stay untested: None). Returns the rows."""
+    if not rows:
+        return rows
+    adjusted = holm([r["p_value"] if r.get("p_value") is not None else float("nan") for r in rows])
+    for r, p in zip(rows, adjusted):
+        r["p_holm"] = None if p != p else p
+    return rows
+
+
 def design_variance(
     omega2: float, sigma2_a: float = 0.0, k_a: int = 1, sigma2_b: float = 0.0, k_b: int = 1
 ) -> float:

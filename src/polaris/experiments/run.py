@@ -188,7 +188,7 @@ def contrast_rows(exp: Experiment, store: Store | None) -> list[dict[str, Any]]:
     """Every paired contrast the file asks for, on the items both cells have scored, Holm-corrected
     across all of them."""
     from polaris.analysis.compare import compare_rows
-    from polaris.analysis.stats import holm
+    from polaris.analysis.stats import with_holm
 
     varying = [ax for ax in (*AXES, "draw") if len({c.coords[ax] for c in exp.cells}) > 1]
     out: list[dict[str, Any]] = []
@@ -207,10 +207,7 @@ def contrast_rows(exp: Experiment, store: Store | None) -> list[dict[str, Any]]:
             out.append({"name": contrast.name, "where": fixed,
                         "a": a.spec.label, "b": b.spec.label, "a_run": a.spec.run_id, "b_run": b.spec.run_id,
                         **{ax: a.coords[ax] for ax in varying if ax not in contrast.a}, **res.as_dict()})
-    adjusted = holm([r["p_value"] if r["p_value"] is not None else float("nan") for r in out]) if out else []
-    for r, p in zip(out, adjusted):
-        r["p_holm"] = None if p != p else p
-    return out
+    return with_holm(out)
 
 
 # -- dry run ---------------------------------------------------------------------------------------

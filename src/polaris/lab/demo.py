@@ -135,7 +135,7 @@ def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True
              sentences(found[t], _description(first[t].task), len(models), len(first[t].items))]
     analysed = time.perf_counter()
     say(f"writing the report to {out / REPORT_DIR}")
-    report, report_sections = write_report(store_path, out / REPORT_DIR, lines)
+    report, report_sections = write_report(store_path, out / REPORT_DIR, lines, _for_report(studies, models))
     done = time.perf_counter()
     return DemoRun(
         out=out, store=store_path, report=report, report_sections=report_sections, engine=engine_name(),
@@ -153,11 +153,29 @@ def _description(task: Any) -> str:
     return text[:1].upper() + text[1:]
 
 
-def write_report(store: Path, out: Path, lines: list[str]) -> tuple[Path, list[str]]:
-    """`polaris report`'s page of the store, opening with the demo's findings: (index.html, section titles)."""
+def _for_report(studies: dict[str, Any], models: Sequence[Any]) -> dict[tuple[str, str], Any]:
+    """The demo's studies as the report would compute them, by (task, family), so it does not run them again.
+
+    The report studies each family alone (`family=`) under the default metrics; the demo's study (every
+    family, METRICS) is that study when all its curves are the ladder's family (models without metadata
+    raise, so nothing was left out) and the defaults left out of METRICS, prob and brier, score options
+    of multiple-choice log-likelihood runs, which lab cells never carry (the lab solver scores the
+    target's log-prob). Only the family filter then differs."""
+    from dataclasses import replace
+
+    family = models[0].family
+    return {(t, family): replace(s, filters={**s.filters, "family": family}) for t, s in studies.items()
+            if all(c.family == family for c in s.curves)}
+
+
+def write_report(store: Path, out: Path, lines: list[str],
+                 studies: dict[tuple[str, str], Any] | None = None) -> tuple[Path, list[str]]:
+    """`polaris report`'s page of the store, opening with the demo's findings: (index.html, section titles).
+    `studies`: the demo's scaling studies by (task, family), which the report then uses as they are."""
     from polaris.report.build import TITLES, build_report
 
-    rep = build_report(store, out, title="Polaris demo: emergence in the lab's tiny transformers", summary=lines)
+    rep = build_report(store, out, title="Polaris demo: emergence in the lab's tiny transformers", summary=lines,
+                       studies=studies)
     return Path(rep.index), [TITLES.get(k, k) for k in rep.sections]
 
 

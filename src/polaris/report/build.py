@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,7 +28,7 @@ from polaris.report import figures as figs
 from polaris.report import scaling, sections
 from polaris.report.collect import Cell, collect
 from polaris.report.markup import Markup, el
-from polaris.report.pairs import Pair, contrast, experiment_pairs, natural_pairs, with_holm
+from polaris.report.pairs import Pair, contrast, experiment_pairs, natural_pairs
 from polaris.store.store import Store
 
 FIGURES = "figures"
@@ -84,11 +84,12 @@ def _stale(figdir: Path, keep: set[str]) -> None:
 
 def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[str | Path] = (),
                  pairs: Sequence[tuple[str, str, str]] = (), title: str | None = None,
-                 summary: Sequence[str] = ()) -> Report:
+                 summary: Sequence[str] = (), studies: Mapping[tuple[str, str], Any] | None = None) -> Report:
     """Write the report of `store` into `out` (created if needed). `experiments`: experiment files whose
     contrasts replace the store's natural pairs; `pairs`: extra (name, cell A, cell B) contrasts, cells named
     as `polaris compare` names them; `summary`: paragraphs shown first, as "Findings" (what `polaris demo`
-    found)."""
+    found); `studies`: scaling studies already computed, by (task, family), for the scaling section to
+    use instead of computing them again."""
     store = Path(store)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -106,6 +107,8 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
                       "self-consistency vs greedy, a complexity vote vs the plain vote, complex vs default exemplars.")
         if pairs:
             rows += contrast(by_id, _explicit(cells, pairs, store))
+        from polaris.analysis.stats import with_holm  # numpy, imported when a report is built
+
         rows = with_holm(rows)
         out.mkdir(parents=True, exist_ok=True)
         figdir = out / FIGURES
@@ -129,8 +132,8 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
         modulo = [c for c in cells if c.planning and c.planning.get("modulo")]
         if modulo:
             plan_figs["rounds"] = keep(figs.save(figs.planning_rounds(modulo), figdir, "planning-rounds"))
-        studies = scaling.studies(db, cells, figdir)
-        for s in studies:
+        scaled = scaling.studies(db, cells, figdir, studies)
+        for s in scaled:
             if s["figure"]:
                 keep(s["figure"])
         _stale(figdir, set(written))
@@ -142,7 +145,7 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
             "contrasts": sections.contrasts(rows, forest, source),
             "voting": sections.voting(cells, vote_figs),
             "planning": sections.planning(cells, plan_figs),
-            "scaling": scaling.section(studies),
+            "scaling": scaling.section(scaled),
             "manifests": sections.manifests(cells),
         }
         present = [k for k, v in parts.items() if v is not None]
@@ -151,7 +154,7 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
         index.write_text(page, encoding="utf-8")
         data = {"polaris_version": __version__, "store": str(store), "generated": time.time(), "sections": present,
                 "cells": [c.as_dict() for c in cells], "contrasts": rows,
-                "scaling": [{k: v for k, v in s.items()} for s in studies], "figures": written}
+                "scaling": [{k: v for k, v in s.items()} for s in scaled], "figures": written}
         (out / "report.json").write_text(json.dumps(_clean(data), indent=1, ensure_ascii=False), encoding="utf-8")
         manifests = {c.id: {"label": c.run.label, "spec": c.run.spec, "manifest": c.run.manifest,
                             "created": c.run.created, "updated": c.run.updated} for c in cells}

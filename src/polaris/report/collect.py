@@ -72,18 +72,14 @@ def _headline(run: RunRow) -> str:
 def _planning(run: RunRow, rows: list[ResultRow]) -> dict[str, Any] | None:
     if not any(isinstance(r.data.get("detail"), dict) and "valid" in r.data["detail"] for r in rows):
         return None
-    try:
-        from polaris.analysis.planning import summarize as plan_summary  # planning tasks (Blocksworld)
-    except ImportError:
-        return (run.manifest.get("summary") or {}).get("planning")
+    from polaris.analysis.planning import summarize as plan_summary  # planning tasks (Blocksworld)
+
     return plan_summary(rows).get("planning")
 
 
 def _breakdown(cell: Cell) -> Any:
-    try:
-        from polaris.analysis.breakdown import breakdown
-    except ImportError:
-        return None
+    from polaris.analysis.breakdown import breakdown
+
     b = breakdown(cell.rows, headline=_headline(cell.run), task=str(cell.spec.get("task", "")))
     return b if b is not None and b.by else None
 

@@ -115,15 +115,3 @@ def contrast(cells: dict[str, Cell], pairs: Sequence[Pair]) -> list[dict[str, An
         out.append({"name": p.name, "where": f"{a.model} {a.task}", "a": a.run.label, "b": b.run.label,
                     "a_run": a.id, "b_run": b.id, **res})
     return out
-
-
-def with_holm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Holm-adjusted p-values across every contrast shown (contrasts without shared items stay untested)."""
-    if not rows:
-        return rows
-    from polaris.analysis.stats import holm
-
-    adjusted = holm([r["p_value"] if r.get("p_value") is not None else float("nan") for r in rows])
-    for r, p in zip(rows, adjusted):
-        r["p_holm"] = None if p != p else p
-    return rows

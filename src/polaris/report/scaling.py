@@ -1,5 +1,5 @@
 """Scaling curves and emergence verdicts, through the scaling-study API (`polaris.analysis.study`,
-`polaris.analysis.figures`); the section is left out while that API is not installed.
+`polaris.analysis.figures`).
 
 A study runs per task and model family, for every family with at least two models of different sizes
 on the task (sizes from the model metadata: the lab's ladder, models.yaml). Models without metadata
@@ -9,7 +9,7 @@ et al.'s terms and, folded, every curve's points (each model with its run id) an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,8 @@ from polaris.report.collect import Cell
 from polaris.report.markup import Markup, el, join, num, pct, pval, run_link, table
 
 
-def _families(cells: Sequence[Cell]) -> list[tuple[str, str]]:
+def _families(cells: Sequence[Cell], catalog: Any) -> list[tuple[str, str]]:
     """(task, family) pairs with at least two model sizes."""
-    from polaris.analysis.modelmeta import ModelCatalog
-
-    try:
-        catalog = ModelCatalog()
-    except Exception:  # a broken user models.yaml must not take the whole report down
-        return []
     sizes: dict[tuple[str, str], set[float]] = {}
     for c in cells:
         info = catalog.find(c.model)
@@ -33,21 +27,28 @@ def _families(cells: Sequence[Cell]) -> list[tuple[str, str]]:
     return sorted(k for k, v in sizes.items() if len(v) >= 2)
 
 
-def studies(store: Any, cells: Sequence[Cell], figdir: Path) -> list[dict[str, Any]]:
-    """[{task, family, study (its to_dict()), figure paths, error}] for every (task, family) with sizes."""
-    try:
-        from polaris.analysis.figures import scaling_figure
-        from polaris.analysis.study import scaling_study
-    except ImportError:
-        return []
+def studies(store: Any, cells: Sequence[Cell], figdir: Path,
+            given: Mapping[tuple[str, str], Any] | None = None) -> list[dict[str, Any]]:
+    """[{task, family, study (its to_dict()), figure paths, error}] for every (task, family) with sizes.
+    `given`: studies already computed, by (task, family), each what `scaling_study(store, task,
+    family=family)` returns (`polaris demo` passes its own); the others are computed here."""
+    from polaris.analysis.figures import scaling_figure
+    from polaris.analysis.modelmeta import ModelCatalog
+    from polaris.analysis.study import scaling_study
     from polaris.errors import PolarisError
     from polaris.report.figures import STYLE, _plt, save
 
+    try:
+        catalog = ModelCatalog()
+    except Exception:  # a broken user models.yaml must not take the whole report down
+        return []
     out = []
-    for i, (task, family) in enumerate(_families(cells)):
+    for i, (task, family) in enumerate(_families(cells, catalog)):
         item: dict[str, Any] = {"task": task, "family": family, "study": None, "figure": None, "error": None}
         try:
-            study = scaling_study(store, task, family=family)
+            study = (given or {}).get((task, family))
+            if study is None:
+                study = scaling_study(store, task, family=family, models=catalog.table)
             item["study"] = study.to_dict()
             with _plt().rc_context({"text.parse_math": STYLE["text.parse_math"]}):  # model names are text
                 item["figure"] = save(scaling_figure(study), figdir, f"scaling-{i}")

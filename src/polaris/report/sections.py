@@ -68,11 +68,9 @@ def _board_generic(cells: Sequence[Cell]) -> list[Markup]:
 
 
 def _board_suites(cells: Sequence[Cell]) -> tuple[list[Markup], set[str]]:
-    """The Chain-of-Thought Hub board (analysis.leaderboard) for suite tasks, when that module exists."""
-    try:
-        from polaris.analysis import leaderboard as lb
-    except ImportError:
-        return [], set()
+    """The Chain-of-Thought Hub board (analysis.leaderboard) for suite tasks."""
+    from polaris.analysis import leaderboard as lb
+
     suite_cells = [c for c in cells if lb.suite_of(str(c.spec.get("task", ""))) and not c.spec.get("task_options")]
     if not suite_cells:
         return [], set()
