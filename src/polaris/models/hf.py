@@ -204,8 +204,8 @@ class HFBackend:
 
         items = []
         for context, continuations in works:
-            pairs = [pair_ids(self.tokenizer, context, c, self._pad) for c in continuations]
-            items.append(LoglikItem(tuple(pairs[0][0]), tuple(tuple(p[1]) for p in pairs)))
+            ctx, conts = pair_ids(self.tokenizer, context, continuations, self._pad)
+            items.append(LoglikItem(tuple(ctx), tuple(tuple(c) for c in conts)))
         return self._oom_split(items, lambda part: loglik_batch(self.model, part, pad_id=self._pad))
 
     # -- shared -------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ class VLLMBackend:
                 params.append(SamplingParams(**b))
                 starts.append(None)
             else:
-                ctx, cont = pair_ids(self.tokenizer, a, b, self.tokenizer.eos_token_id)
+                ctx, (cont,) = pair_ids(self.tokenizer, a, [b], self.tokenizer.eos_token_id)
                 prompts.append({"prompt_token_ids": ctx + cont})
                 params.append(SamplingParams(**loglik_kwargs()))
                 starts.append(len(ctx))
