@@ -15,6 +15,7 @@ from typing import Any
 
 from polaris.models.base import Choice, GenRequest, GenResult, LoglikRequest, LoglikResult, RequestContext
 from polaris.prompts.render import Format
+from polaris.tasks.base import FORMATS
 
 
 class BaselineBackend:
@@ -42,7 +43,7 @@ class BaselineBackend:
     def _answer(self, ctx: RequestContext, index: int) -> str:
         task, item = ctx.task, ctx.item
         template = task.template_for(item.group)
-        cot = Format.parse(ctx.prompt_format).cot if ctx.prompt_format in _FORMATS else True
+        cot = Format.parse(ctx.prompt_format).cot if ctx.prompt_format in FORMATS else True
         if self.kind == "gold":
             return template.response(item.rationale, task.scorer.gold(item), cot)
         rng = random.Random(f"{item.id}/{index}/{self.seed}")
@@ -76,4 +77,3 @@ class BaselineBackend:
 
 
 _FLOOR = -1000.0
-_FORMATS = ("fewshot-cot", "fewshot-direct", "zeroshot-cot", "zeroshot-direct")
