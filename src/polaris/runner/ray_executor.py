@@ -37,7 +37,7 @@ from polaris.models.registry import BackendOptions, make_backend, split_name
 from polaris.runner.context import CacheMiss, CallStats, SolveContext
 from polaris.runner.executors import BarFactory, Executor, RayOptions, describe
 from polaris.runner.ray_worker import Secret, Shard, ShardWorker
-from polaris.runner.runner import CellRun, PreparedCell, finish_cell, open_cell, solver_for
+from polaris.runner.runner import CellRun, PreparedCell, finish_cell, first_error, open_cell, solver_for
 from polaris.store.store import SampleRow, Store
 from polaris.store.writer import StoreWriter
 
@@ -304,8 +304,7 @@ class RayExecutor(Executor):
                     for actor in actors * PIPELINE:
                         tg.create_task(self._feed(actor, queue, writer, store, shard_done, alive))
             except BaseExceptionGroup as group:
-                first = next((e for e in group.exceptions if isinstance(e, PolarisError)), group.exceptions[0])
-                raise self._cause(first) from None
+                raise self._cause(first_error(group)) from None
             finally:
                 writer.close()
         return [finished[k] for k in range(len(states))]
