@@ -22,7 +22,7 @@ def prompt_ids(tokenizer: Any, prompt: Prompt, name: str) -> list[int]:
         return list(tokenizer(prompt.text).input_ids)
     if not getattr(tokenizer, "chat_template", None):
         raise NotSupported(f"{name}: the tokenizer has no chat template; use --api completions")
-    messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+    messages = prompt.payload()["messages"]
     try:
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     except Exception as exc:  # jinja2 errors, e.g. "system role not supported"
