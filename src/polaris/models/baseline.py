@@ -59,7 +59,7 @@ class BaselineBackend:
         """gold: all mass on the right option; random: a uniform draw from the simplex of options."""
         if req.origin is None:
             raise ValueError("baseline models need the item they score (LoglikRequest.origin)")
-        from polaris.runner.loglik import options_for
+        from polaris.runner.loglik import best_option, options_for
 
         item = req.origin.item
         k = len(req.continuations)
@@ -73,7 +73,8 @@ class BaselineBackend:
             draws = [rng.expovariate(1.0) for _ in range(k)]  # normalised exponentials: Dirichlet(1, ..., 1)
             total = sum(draws)
             lps = [math.log(max(d / total, 1e-300)) for d in draws]
-        return LoglikResult(lps, [1] * k, [i == max(range(k), key=lambda j: lps[j]) for i in range(k)])
+        best = best_option(lps)
+        return LoglikResult(lps, [1] * k, [i == best for i in range(k)])
 
 
 _FLOOR = -1000.0

@@ -161,7 +161,9 @@ class SolveContext:
             raise
         self.stats.attempts += res.attempts
         data = {"logprobs": [float(x) for x in res.logprobs], "tokens": list(res.tokens), "greedy": list(res.greedy)}
-        best = max(range(len(continuations)), key=lambda i: (data["logprobs"][i], -i))  # ties: the first option
+        from polaris.runner.loglik import best_option  # which imports this module
+
+        best = best_option(data["logprobs"])
         row = {"idx": 0, "text": continuations[best].strip(), "finish": "loglik", "reasoning": None,
                "tokens": sum(res.tokens) if res.tokens else None, "data": data}
         await self.record(request_hash=h, request=body, body_json=blob, first_idx=0, n=1, samples=[row],
