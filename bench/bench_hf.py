@@ -116,8 +116,8 @@ def batched_compute(backend, pairs: list[tuple[str, str]], batch: int, repeats: 
     t0 = time.perf_counter()
     items, k = [], 4
     for i in range(0, len(pairs), k):
-        ids = [pair_ids(backend.tokenizer, c, x, backend._pad) for c, x in pairs[i:i + k]]
-        items.append(LoglikItem(tuple(ids[0][0]), tuple(tuple(x[1]) for x in ids)))
+        ctx, conts = pair_ids(backend.tokenizer, pairs[i][0], [x for _, x in pairs[i:i + k]], backend._pad)
+        items.append(LoglikItem(tuple(ctx), tuple(tuple(x) for x in conts)))
     t_tokens = time.perf_counter() - t0
     per = max(1, batch // k)
     best = float("inf")

@@ -90,6 +90,9 @@ class RequestFailed(Exception):
         self.attempts = attempts
         self.status = status
 
+    def __reduce__(self):  # pickled by its fields (Ray ships it from worker to driver)
+        return RequestFailed, (self.kind, self.detail, self.attempts, self.status)
+
 
 class BackendUnavailable(PolarisError):
     """The backend cannot serve at all (unreachable, unauthorised, not OpenAI-compatible)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from polaris.models.base import Choice, GenRequest, GenResult, LoglikRequest, LoglikResult, RequestContext
 from polaris.prompts.render import Format
+from polaris.tasks.base import FORMATS
 
 
 class BaselineBackend:
@@ -42,7 +43,7 @@ class BaselineBackend:
     def _answer(self, ctx: RequestContext, index: int) -> str:
         task, item = ctx.task, ctx.item
         template = task.template_for(item.group)
-        cot = Format.parse(ctx.prompt_format).cot if ctx.prompt_format in _FORMATS else True
+        cot = Format.parse(ctx.prompt_format).cot if ctx.prompt_format in FORMATS else True
         if self.kind == "gold":
             return template.response(item.rationale, task.scorer.gold(item), cot)
         rng = random.Random(f"{item.id}/{index}/{self.seed}")
@@ -58,7 +59,7 @@ class BaselineBackend:
         """gold: all mass on the right option; random: a uniform draw from the simplex of options."""
         if req.origin is None:
             raise ValueError("baseline models need the item they score (LoglikRequest.origin)")
-        from polaris.runner.loglik import options_for
+        from polaris.runner.loglik import best_option, options_for
 
         item = req.origin.item
         k = len(req.continuations)
@@ -72,8 +73,8 @@ class BaselineBackend:
             draws = [rng.expovariate(1.0) for _ in range(k)]  # normalised exponentials: Dirichlet(1, ..., 1)
             total = sum(draws)
             lps = [math.log(max(d / total, 1e-300)) for d in draws]
-        return LoglikResult(lps, [1] * k, [i == max(range(k), key=lambda j: lps[j]) for i in range(k)])
+        best = best_option(lps)
+        return LoglikResult(lps, [1] * k, [i == best for i in range(k)])
 
 
 _FLOOR = -1000.0
-_FORMATS = ("fewshot-cot", "fewshot-direct", "zeroshot-cot", "zeroshot-direct")

@@ -41,7 +41,6 @@ class _Unit:
 @dataclass
 class BatchStats:
     batches: int = 0
-    units: int = 0
     largest: int = 0
 
 
@@ -59,7 +58,6 @@ class Batcher:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.stats = BatchStats()
-        self.sizes: list[int] = []
 
     async def submit(self, key: Hashable, works: Sequence[Any], weights: Sequence[int] | None = None) -> list[Any]:
         """Queue `works` under `key`; returns their results once all have run."""
@@ -112,9 +110,7 @@ class Batcher:
                 if taken is None:
                     break
                 key, units = taken
-                self.sizes.append(len(units))
                 self.stats.batches += 1
-                self.stats.units += len(units)
                 self.stats.largest = max(self.stats.largest, len(units))
                 try:
                     results = await asyncio.to_thread(self._run, key, [u.work for u in units])

@@ -28,7 +28,7 @@ from polaris.models.base import (
     RequestFailed,
 )
 from polaris.models.batching import Batcher
-from polaris.models.modelfiles import DTYPES, one_line, resolve
+from polaris.models.modelfiles import model_and_dtype, one_line, resolve
 from polaris.models.tokens import pair_ids, prompt_ids
 
 INSTALL_HINT = "install the CPU wheel then the extra: pip install torch==2.13.0 && pip install -e '.[hf]' (docs/backends.md)"
@@ -40,11 +40,7 @@ class HFBackend:
     def __init__(self, model: str, *, device: str | None = None, dtype: str | None = None,
                  batch_size: int | None = None, seed: int = 0) -> None:
         self.name = f"hf/{model}"
-        self.spec, _, self.revision = model.partition("@")
-        self.revision = self.revision or None
-        dtype = dtype or "auto"
-        if dtype not in DTYPES:
-            raise BackendUnavailable(f"unknown --dtype '{dtype}' (choose from {', '.join(DTYPES)})")
+        self.spec, self.revision, dtype = model_and_dtype(model, dtype)
         if batch_size is not None and batch_size < 1:
             raise BackendUnavailable(f"--batch-size must be at least 1 (got {batch_size})")
         missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
@@ -204,8 +200,8 @@ class HFBackend:
 
         items = []
         for context, continuations in works:
-            pairs = [pair_ids(self.tokenizer, context, c, self._pad) for c in continuations]
-            items.append(LoglikItem(tuple(pairs[0][0]), tuple(tuple(p[1]) for p in pairs)))
+            ctx, conts = pair_ids(self.tokenizer, context, continuations, self._pad)
+            items.append(LoglikItem(tuple(ctx), tuple(tuple(c) for c in conts)))
         return self._oom_split(items, lambda part: loglik_batch(self.model, part, pad_id=self._pad))
 
     # -- shared -------------------------------------------------------------------------------

@@ -25,6 +25,15 @@ _SMALL = 4 << 20  # files up to this size are hashed whole
 _BLOCK, _BLOCKS = 64 << 10, 16
 
 
+def model_and_dtype(model: str, dtype: str | None) -> tuple[str, str | None, str]:
+    """(spec, revision or None, dtype) of an in-process backend's `model[@revision]` and --dtype."""
+    spec, _, revision = model.partition("@")
+    dtype = dtype or "auto"
+    if dtype not in DTYPES:
+        raise BackendUnavailable(f"unknown --dtype '{dtype}' (choose from {', '.join(DTYPES)})")
+    return spec, revision or None, dtype
+
+
 def one_line(exc: BaseException) -> str:
     text = str(exc).strip().split("\n")[0] or type(exc).__name__
     return " ".join(text.split())[:300]

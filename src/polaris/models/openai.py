@@ -161,13 +161,12 @@ class OpenAIBackend:
             body["n"] = req.n
         if req.prompt.stop:
             body["stop"] = list(req.prompt.stop)[:4]  # the OpenAI API accepts at most 4
-        if req.prompt.is_chat:
-            if self.api != "chat":
-                raise NotSupported("a chat prompt cannot be sent with --api completions")
-            body["messages"] = [{"role": m.role, "content": m.content} for m in req.prompt.messages]
-            return "/chat/completions", body
-        body["prompt"] = req.prompt.text
-        return "/completions", body
+        body.update(req.prompt.payload())  # its messages, or its prompt text
+        if not req.prompt.is_chat:
+            return "/completions", body
+        if self.api != "chat":
+            raise NotSupported("a chat prompt cannot be sent with --api completions")
+        return "/chat/completions", body
 
     async def _post(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], float, int]:
         """POST with retries; returns (json, latency of the successful attempt, attempts)."""

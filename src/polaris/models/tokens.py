@@ -9,6 +9,7 @@ text's tokens add after the context's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from polaris.models.base import NotSupported
@@ -21,7 +22,7 @@ def prompt_ids(tokenizer: Any, prompt: Prompt, name: str) -> list[int]:
         return list(tokenizer(prompt.text).input_ids)
     if not getattr(tokenizer, "chat_template", None):
         raise NotSupported(f"{name}: the tokenizer has no chat template; use --api completions")
-    messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+    messages = prompt.payload()["messages"]
     try:
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     except Exception as exc:  # jinja2 errors, e.g. "system role not supported"
@@ -29,11 +30,9 @@ def prompt_ids(tokenizer: Any, prompt: Prompt, name: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False).input_ids)
 
 
-def pair_ids(tokenizer: Any, context: str, continuation: str, empty_context: int) -> tuple[list[int], list[int]]:
-    """(context ids, continuation ids); an empty context (no BOS) becomes `[empty_context]`."""
-    spaces = len(context) - len(context.rstrip())
-    if spaces:
-        context, continuation = context[:-spaces], context[-spaces:] + continuation
-    ctx = list(tokenizer(context).input_ids)
-    whole = list(tokenizer(context + continuation).input_ids)
-    return ctx or [empty_context], whole[len(ctx):]
+def pair_ids(tokenizer: Any, context: str, continuations: Sequence[str],
+             empty_context: int) -> tuple[list[int], list[list[int]]]:
+    """(context ids, each continuation's ids); an empty context (no BOS) becomes `[empty_context]`."""
+    ctx = list(tokenizer(context.rstrip()).input_ids)  # trailing spaces go with the continuation
+    conts = [list(tokenizer(context + c).input_ids)[len(ctx):] for c in continuations]
+    return ctx or [empty_context], conts

@@ -36,7 +36,7 @@ from polaris.models.base import (
     RequestFailed,
 )
 from polaris.models.batching import Batcher
-from polaris.models.modelfiles import DTYPES, one_line, resolve
+from polaris.models.modelfiles import model_and_dtype, one_line, resolve
 from polaris.models.tokens import pair_ids, prompt_ids
 
 INSTALL_HINT = "pip install -e '.[vllm]' on a Linux machine with a CUDA GPU (docs/backends.md)"
@@ -79,11 +79,7 @@ class VLLMBackend:
 
     def __init__(self, model: str, *, dtype: str | None = None, tensor_parallel: int = 1, seed: int = 0) -> None:
         self.name = f"vllm/{model}"
-        self.spec, _, rev = model.partition("@")
-        self.revision = rev or None
-        self.dtype = dtype or "auto"
-        if self.dtype not in DTYPES:
-            raise BackendUnavailable(f"unknown --dtype '{self.dtype}' (choose from {', '.join(DTYPES)})")
+        self.spec, self.revision, self.dtype = model_and_dtype(model, dtype)
         if tensor_parallel < 1:
             raise BackendUnavailable(f"--tp must be at least 1 (got {tensor_parallel})")
         if importlib.util.find_spec("vllm") is None:
@@ -135,7 +131,7 @@ class VLLMBackend:
                 params.append(SamplingParams(**b))
                 starts.append(None)
             else:
-                ctx, cont = pair_ids(self.tokenizer, a, b, self.tokenizer.eos_token_id)
+                ctx, (cont,) = pair_ids(self.tokenizer, a, [b], self.tokenizer.eos_token_id)
                 prompts.append({"prompt_token_ids": ctx + cont})
                 params.append(SamplingParams(**loglik_kwargs()))
                 starts.append(len(ctx))

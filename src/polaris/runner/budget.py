@@ -70,17 +70,16 @@ class Budget:
             if self._settled is None:
                 self._settled = asyncio.Event()
             await self._settled.wait()
-        return self.reserve(prompt, n, max_tokens, bound)
+        return self.reserve(bound)
 
-    def reserve(self, prompt: Prompt, n: int, max_tokens: int, bound: int | None = None) -> int:
-        """Admit one call now or raise BudgetExhausted (no waiting); returns a ticket for `settle`."""
+    def reserve(self, bound: int) -> int:
+        """Admit one call that can take up to `bound` tokens now or raise BudgetExhausted (no waiting);
+        returns a ticket for `settle`."""
         if self.exhausted:
             raise BudgetExhausted(self.exhausted)
         if self.max_requests is not None and self.requests + 1 > self.max_requests:
             self.exhausted = f"--max-requests {self.max_requests} reached ({self.requests} requests sent)"
             raise BudgetExhausted(self.exhausted)
-        if bound is None:
-            bound = prompt_token_bound(prompt) + n * max_tokens
         if self.max_tokens is not None and self.tokens + self.reserved + bound > self.max_tokens:
             self.exhausted = (f"--max-tokens {self.max_tokens} reached ({self.tokens} tokens spent; the next call"
                               f" could take up to {bound})")

@@ -61,8 +61,13 @@ class SolveContext:
     def request_key(self, prompt: Prompt, decoding: Decoding, item: str | None = None) -> tuple[dict[str, Any], str, str]:
         """(body, canonical JSON, hash) of a request: the hash keys its samples in the store."""
         body = self.request_body(prompt, decoding, item)
+        return body, *self._key(body)
+
+    @staticmethod
+    def _key(body: dict[str, Any]) -> tuple[str, str]:
+        """(canonical JSON, hash) of a request body."""
         blob = canonical_json(body)
-        return body, blob, hashlib.sha256(blob.encode()).hexdigest()
+        return blob, hashlib.sha256(blob.encode()).hexdigest()
 
     async def generate(
         self, prompt: Prompt, decoding: Decoding, n: int, context: RequestContext
@@ -97,6 +102,14 @@ class SolveContext:
         else:
             self.store.record_call(call.pop("request_hash"), call.pop("request"), **call)
 
+    async def _record_failure(self, h: str, body: dict[str, Any], blob: str, first_idx: int, n: int,
+                              exc: RequestFailed) -> None:
+        """Count a request that failed for good and persist it as an error call."""
+        self.stats.failed += 1
+        self.stats.attempts += exc.attempts
+        await self.record(request_hash=h, request=body, body_json=blob, first_idx=first_idx, n=n, error=str(exc),
+                          attempts=exc.attempts)
+
     async def _call(self, h: str, body: dict[str, Any], blob: str, req: GenRequest) -> dict[int, SampleRow]:
         assert self.backend is not None
         # Raises BudgetExhausted before anything is sent; the item is left for the next run.
@@ -107,10 +120,7 @@ class SolveContext:
         except RequestFailed as exc:
             if self.budget:
                 self.budget.settle(ticket, None, req.prompt, [])
-            self.stats.failed += 1
-            self.stats.attempts += exc.attempts
-            await self.record(request_hash=h, request=body, body_json=blob, first_idx=req.first_index, n=req.n,
-                              error=str(exc), attempts=exc.attempts)
+            await self._record_failure(h, body, blob, req.first_index, req.n, exc)
             raise
         except BaseException:
             if self.budget:  # cancelled or unusable backend: free the reservation for the calls waiting on it
@@ -133,8 +143,7 @@ class SolveContext:
         body = {**self.identity, "kind": "loglik", "context": context, "continuations": list(continuations)}
         if self.identity.get("per_item"):  # see request_body
             body["item"] = origin.item.id
-        blob = canonical_json(body)
-        h = hashlib.sha256(blob.encode()).hexdigest()
+        blob, h = self._key(body)
         have = self.store.samples(h)
         if 0 in have and have[0].data is not None:
             self.stats.cached += 1
@@ -148,14 +157,13 @@ class SolveContext:
                 raise RequestFailed("bad_body", f"{len(res.logprobs)} log-probs for {len(continuations)} continuations",
                                     res.attempts)
         except RequestFailed as exc:
-            self.stats.failed += 1
-            self.stats.attempts += exc.attempts
-            await self.record(request_hash=h, request=body, body_json=blob, first_idx=0, n=1, error=str(exc),
-                              attempts=exc.attempts)
+            await self._record_failure(h, body, blob, 0, 1, exc)
             raise
         self.stats.attempts += res.attempts
         data = {"logprobs": [float(x) for x in res.logprobs], "tokens": list(res.tokens), "greedy": list(res.greedy)}
-        best = max(range(len(continuations)), key=lambda i: (data["logprobs"][i], -i))  # ties: the first option
+        from polaris.runner.loglik import best_option  # which imports this module
+
+        best = best_option(data["logprobs"])
         row = {"idx": 0, "text": continuations[best].strip(), "finish": "loglik", "reasoning": None,
                "tokens": sum(res.tokens) if res.tokens else None, "data": data}
         await self.record(request_hash=h, request=body, body_json=blob, first_idx=0, n=1, samples=[row],

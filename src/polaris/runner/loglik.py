@@ -88,13 +88,17 @@ def check_cell(task: Task, spec: CellSpec, items: Sequence[Item]) -> None:
     raise PolarisError(f"task '{task.name}' has parts that are not multiple choice ({shown}); {MC_HINT}")
 
 
+def best_option(lps: Sequence[float]) -> int:
+    """The option with the highest log-prob; ties go to the first."""
+    return max(range(len(lps)), key=lambda i: (lps[i], -i))
+
+
 def metrics(answers: Sequence[str], data: dict[str, Any], gold: int | None) -> dict[str, Any]:
     """The per-item record of a scored item (module docstring)."""
     lps = [float(x) for x in data["logprobs"]]
     tokens = list(data.get("tokens") or [])
-    best = max(range(len(lps)), key=lambda i: (lps[i], -i))
     out: dict[str, Any] = {"options": list(answers), "logprobs": lps, "tokens": tokens,
-                           "greedy": list(data.get("greedy") or []), "choice": best, "gold": gold}
+                           "greedy": list(data.get("greedy") or []), "choice": best_option(lps), "gold": gold}
     if gold is not None:
         probs = option_probs(lps)
         n = tokens[gold] if gold < len(tokens) and tokens[gold] else 1

@@ -36,8 +36,8 @@ from polaris.models.base import RequestFailed
 from polaris.models.registry import BackendOptions, make_backend, split_name
 from polaris.runner.context import CacheMiss, CallStats, SolveContext
 from polaris.runner.executors import BarFactory, Executor, RayOptions, describe
-from polaris.runner.ray_worker import Secret, Shard, ShardWorker, restore
-from polaris.runner.runner import CellRun, PreparedCell, finish_cell, open_cell, solver_for
+from polaris.runner.ray_worker import Secret, Shard, ShardWorker
+from polaris.runner.runner import CellRun, PreparedCell, finish_cell, first_error, open_cell, solver_for
 from polaris.store.store import SampleRow, Store
 from polaris.store.writer import StoreWriter
 
@@ -290,8 +290,7 @@ class RayExecutor(Executor):
                 outstanding -= 1
             for k, s in enumerate(states):
                 if s.shards_left == 0 and k not in finished:
-                    finished[k] = finish_cell(s.cell, store, s.info, [restore(o) for o in s.outputs], s.stats,
-                                              time.time() - started)
+                    finished[k] = finish_cell(s.cell, store, s.info, s.outputs, s.stats, time.time() - started)
             if outstanding == 0:
                 for _ in range(len(actors) * PIPELINE):  # wakes every feeder: nothing can be re-queued now
                     queue.put_nowait(None)
@@ -305,8 +304,7 @@ class RayExecutor(Executor):
                     for actor in actors * PIPELINE:
                         tg.create_task(self._feed(actor, queue, writer, store, shard_done, alive))
             except BaseExceptionGroup as group:
-                first = next((e for e in group.exceptions if isinstance(e, PolarisError)), group.exceptions[0])
-                raise self._cause(first) from None
+                raise self._cause(first_error(group)) from None
             finally:
                 writer.close()
         return [finished[k] for k in range(len(states))]
@@ -379,6 +377,6 @@ class RayExecutor(Executor):
     def _advance(self, state: _CellState, i: int, out: Any) -> None:
         state.outputs[i] = out
         state.done += 1
-        state.errors += isinstance(restore(out), RequestFailed)
+        state.errors += isinstance(out, RequestFailed)
         if state.update is not None:
             state.update(state.done, len(state.cell.items), state.errors)

@@ -16,7 +16,6 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from polaris.models.base import RequestFailed
 from polaris.models.registry import BackendOptions, make_backend
 from polaris.runner.cell import CellSpec
 from polaris.runner.context import SolveContext
@@ -70,19 +69,6 @@ class _CallBuffer:
         return calls, waiting
 
 
-def portable(out: Any) -> Any:
-    # RequestFailed does not survive pickling (its args are not its constructor's): send its fields.
-    if isinstance(out, RequestFailed):
-        return ("failed", out.kind, out.detail, out.attempts, out.status)
-    return out
-
-
-def restore(out: Any) -> Any:
-    if isinstance(out, tuple) and out and out[0] == "failed":
-        return RequestFailed(*out[1:])
-    return out
-
-
 @dataclass
 class Shard:
     spec: CellSpec
@@ -129,7 +115,7 @@ class ShardWorker:
         finished: list[tuple[int, Any]] = []
 
         def on_item(j: int, out: Any) -> None:
-            finished.append((j, portable(out)))
+            finished.append((j, out))
             buffer.news.set()
 
         work = asyncio.ensure_future(solve_items(cell, ctx, range(len(shard.items)), concurrency=self.concurrency,

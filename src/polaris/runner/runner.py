@@ -181,10 +181,14 @@ async def solve_items(cell: PreparedCell, ctx: SolveContext, indices: Sequence[i
             for _ in range(max(1, min(concurrency, len(indices)))):
                 tg.create_task(worker())
     except BaseExceptionGroup as group:
-        # Surface the first user-facing error (401, unreachable server) as itself, not as a group.
-        first = next((e for e in group.exceptions if isinstance(e, PolarisError)), group.exceptions[0])
-        raise first from None
+        raise first_error(group) from None
     return outputs
+
+
+def first_error(group: BaseExceptionGroup) -> BaseException:
+    """The first user-facing error (401, unreachable server) of a task group's failures, to raise
+    as itself rather than as a group; else its first exception."""
+    return next((e for e in group.exceptions if isinstance(e, PolarisError)), group.exceptions[0])
 
 
 def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs: Sequence[Any],

@@ -256,14 +256,6 @@ class Store:
         rows = self.db.execute("SELECT key, value FROM meta WHERE key >= ? AND key < ?", (prefix, prefix + "\uffff"))
         return dict(rows.fetchall())
 
-    def call_stats(self, run: str, since: float = 0.0) -> dict[str, int]:
-        row = self.db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(attempts), 0), COALESCE(SUM(1 - ok), 0) FROM calls"
-            " WHERE run=? AND created>=?",
-            (run, since),
-        ).fetchone()
-        return {"calls": row[0], "attempts": row[1], "failed": row[2]}
-
     def usage(self, run: str) -> dict[str, int]:
         totals: dict[str, int] = {}
         for (blob,) in self.db.execute("SELECT usage FROM calls WHERE run=? AND usage IS NOT NULL", (run,)):
@@ -286,9 +278,6 @@ class Store:
     def runs(self) -> list[RunRow]:
         rows = self.db.execute("SELECT id, label, spec, manifest, created, updated FROM runs ORDER BY created")
         return [RunRow(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5]) for r in rows]
-
-    def run(self, run_id: str) -> RunRow | None:
-        return next((r for r in self.runs() if r.id == run_id), None)
 
     def put_results(self, run_id: str, results: Iterable[ResultRow]) -> None:
         with self.transaction():
