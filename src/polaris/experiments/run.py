@@ -135,13 +135,11 @@ async def run_experiment(exp: Experiment, env: RunEnv, executor: Executor | None
 # -- reading the store: grid rows, contrasts, status ----------------------------------------------
 
 
-def cell_state(store: Store | None, cell: PreparedCell) -> tuple[str, int, int]:
-    """(state, items scored, items with errors) of a cell from the store: done | running | partial |
-    failed | missing."""
+def cell_state(store: Store | None, cell: PreparedCell, rows: Sequence[Any] = ()) -> tuple[str, int, int]:
+    """(state, items scored, items with errors) of a cell from the store, given its stored `rows` (on
+    the cell's items): done | running | partial | failed | missing."""
     if store is None:
         return "missing", 0, 0
-    wanted = {it.id for it in cell.items}
-    rows = [r for r in store.results(cell.spec.run_id) if r.item in wanted]
     scored = sum(1 for r in rows if r.error is None)
     errors = len(rows) - scored
     leases = store.meta(LEASE + cell.spec.run_id)
@@ -149,7 +147,7 @@ def cell_state(store: Store | None, cell: PreparedCell) -> tuple[str, int, int]:
         return "running", scored, errors
     if errors:
         return "failed", scored, errors
-    if scored >= len(wanted):
+    if scored >= len({it.id for it in cell.items}):
         return "done", scored, errors
     return ("partial" if scored else "missing"), scored, errors
 
@@ -160,15 +158,10 @@ def grid_rows(exp: Experiment, cells: Sequence[PreparedCell], store: Store | Non
 
     rows = []
     for ec, cell in zip(exp.cells, cells):
-        state, scored, errors = cell_state(store, cell)
-        summary = None
-        spent: dict[str, int] = {}
-        if store is not None:
-            wanted = {it.id for it in cell.items}
-            results = [r for r in store.results(cell.spec.run_id) if r.item in wanted]
-            if results:
-                summary = summarize(results, headline=cell.task.headline)
-            spent = store.usage(cell.spec.run_id)
+        results = store.results(cell.spec.run_id, items=[it.id for it in cell.items]) if store is not None else []
+        state, scored, errors = cell_state(store, cell, results)
+        summary = summarize(results, headline=cell.task.headline) if results else None
+        spent = store.usage(cell.spec.run_id) if store is not None else {}
         rows.append({**ec.coords, "label": cell.spec.label, "run_id": cell.spec.run_id, "state": state,
                      "items": len(cell.items), "scored": scored, "errors": errors,
                      "tokens_spent": spent_total(spent), "summary": summary})
