@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import sys
@@ -106,6 +105,8 @@ def run_cmd(
     print the grid with CIs and the paired contrasts. Exit code 3: stopped at a budget cap; run the
     same command again to continue."""
     exp = _load(file, model, limit, base_url, concurrency)  # a bad file fails before the heavy imports
+    import asyncio
+
     from polaris.cli.display import progress, warn
     from polaris.experiments.run import BUDGET_EXIT, RunEnv, estimate, prepare_cells, run_experiment
     from polaris.models.registry import BackendOptions
