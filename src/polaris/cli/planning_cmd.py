@@ -89,19 +89,20 @@ def solve_cmd(
     start = time.perf_counter()
     plan = solve(prob)
     seconds = time.perf_counter() - start
+    lines = None if plan is None else [f"({vocab.actions[a.op]} {' '.join(a.args)})" for a in plan]
     if json_out:
         print(json.dumps({
             "problem": str(problem), "blocks": prob.blocks,
-            "optimal_length": None if plan is None else len(plan),
-            "plan": None if plan is None else [f"({vocab.actions[a.op]} {' '.join(a.args)})" for a in plan],
+            "optimal_length": None if lines is None else len(lines),
+            "plan": lines,
             "seconds": round(seconds, 6),
         }))  # fmt: skip
-    elif plan is None:
+    elif lines is None:
         print("; no plan: the goal cannot be reached")
     else:
-        for a in plan:
-            print(f"({vocab.actions[a.op]} {' '.join(a.args)})")
-        print(f"; cost = {len(plan)} (unit cost)")
+        for line in lines:
+            print(line)
+        print(f"; cost = {len(lines)} (unit cost)")
     if plan is None:
         raise typer.Exit(1)
 
