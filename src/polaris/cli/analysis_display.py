@@ -6,17 +6,10 @@ Tables go to stdout (rich, imported lazily); `--json` replaces them.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from typing import Any
 
-from polaris.cli.display import p_text, pct
-
-
-def _console(width: int = 150) -> Any:
-    from rich.console import Console
-
-    return Console(file=sys.stdout, width=max(width, Console().width))
+from polaris.cli.display import p_text, pct, wide_console
 
 
 def _num(x: Any, digits: int = 1) -> str:
@@ -46,7 +39,7 @@ def icl_table(entries: Sequence[dict[str, Any]]) -> None:
             cells.append(f"{pct(c['accuracy'])}{mark} (p={p_text(c['p_holm'])})")
         strategy = str(e["strategy"]) + (f" s{e['seed']}" if e["seed"] else "")
         table.add_row(str(e["lineage"]), str(e["task"]), strategy, pct(base), *cells, e["answer"])
-    console = _console()
+    console = wide_console(150)
     console.print(table)
     console.print("answer: 'without ICL' = the base model is above chance zero-shot; 'instruction tuning' = only the"
                   " tuned model is (implicit ICL, Lu et al. 2024); 'needs examples' = only few-shot settings are.",
@@ -74,7 +67,7 @@ def scaling_tables(study: Any) -> None:
 
     from polaris.analysis.itemmetrics import METRICS
 
-    console = _console()
+    console = wide_console(150)
     metrics = study.metrics
     unit = {m: "%" if METRICS[m].bounded else "" for m in metrics}
     table = Table(title=f"Scaling: {study.task} (mean [95% CI] per model; chance = random baseline)",

@@ -14,6 +14,14 @@ from typing import Any
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
+def wide_console(min_width: int = 120) -> Any:
+    """A console on stdout at least `min_width` columns wide (wide tables do not wrap in a narrow
+    terminal or a pipe)."""
+    from rich.console import Console
+
+    return Console(file=sys.stdout, width=max(min_width, Console().width))
+
+
 def plain(text: str) -> str:
     """Model output (or anything read from a store) made safe to print to a terminal as-is: every
     character that could act on the terminal is shown as an escape such as \\x1b or \\u202e."""
@@ -153,7 +161,6 @@ def chance_table(summaries: Sequence[dict[str, Any]]) -> None:
     rows = [s for s in summaries if s.get("baseline") is not None]
     if not rows:
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="Against chance (normalised = 100·(acc - chance)/(1 - chance); p one-sided;"
@@ -165,4 +172,4 @@ def chance_table(summaries: Sequence[dict[str, Any]]) -> None:
         base, norm = chance_text(s)
         table.add_row(s["model"], s["task"], s["prompt"], s["strategy"], pct(s.get("accuracy")), base, norm,
                       s.get("baseline_method", "-"))
-    Console(file=sys.stdout, width=max(120, Console().width)).print(table)
+    wide_console().print(table)

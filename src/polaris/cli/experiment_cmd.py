@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -30,7 +31,20 @@ def _load(file: Path, model: list[str], limit: Optional[int], base_url: Optional
 def _store_path(exp: Any, store: Optional[Path]) -> Path:
     from polaris.config import store_path
 
-    return Path(store) if store else exp.store if exp.store else store_path(None)
+    return store_path(store or exp.store)
+
+
+@contextmanager
+def _existing_store(path: Path) -> Iterator[Any]:
+    """The store opened read-only, or None when there is no store yet (none is created)."""
+    from polaris.store.store import Store
+
+    db = Store(path, readonly=True) if path.exists() else None
+    try:
+        yield db
+    finally:
+        if db is not None:
+            db.close()
 
 
 def _clean(x: Any) -> Any:
@@ -106,6 +120,8 @@ def run_cmd(
     print the grid with CIs and the paired contrasts. Exit code 3: stopped at a budget cap; run the
     same command again to continue."""
     exp = _load(file, model, limit, base_url, concurrency)  # a bad file fails before the heavy imports
+    import asyncio
+
     from polaris.cli.display import progress, warn
     from polaris.experiments.run import BUDGET_EXIT, RunEnv, estimate, prepare_cells, run_experiment
     from polaris.models.registry import BackendOptions
@@ -117,12 +133,8 @@ def run_cmd(
                              max_attempts=max_attempts)
     if dry_run:
         cells = prepare_cells(exp)
-        db = Store(path, readonly=True) if path.exists() else None
-        try:
+        with _existing_store(path) as db:
             est = estimate(exp, cells, db, options)
-        finally:
-            if db is not None:
-                db.close()
         _print_estimate(exp, path, est, as_json, max_tokens, max_requests)
         return
     budget = Budget(max_tokens=max_tokens, max_requests=max_requests)
@@ -172,8 +184,9 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
     if as_json:
         _dump(doc)
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from polaris.cli.display import wide_console
 
     table = Table(title=f"Dry run: {exp.name} ({exp.path}), store {path}", title_justify="left")
     for col in ("model", "task", "prompt", "strategy", "seed", "items", "requests", "samples", "prompt tok",
@@ -185,7 +198,7 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
         table.add_row(c["model"], c["task"], c["prompt"], strategy, str(c["seed"]), str(c["items"]),
                       str(c["requests"]), str(c["samples"]), f"{c['prompt_tokens']:,}", f"{c['completion_tokens']:,}",
                       c["completion_source"])
-    console = Console(file=sys.stdout, width=max(140, Console().width))
+    console = wide_console(140)
     console.print(table)
     console.print(f"total: {total['cells']} cells, {total['requests']:,} requests, {total['samples']:,} samples,"
                   f" ~{total['tokens']:,} tokens ({total['prompt_tokens']:,} prompt + {total['completion_tokens']:,}"
@@ -211,16 +224,11 @@ def status_cmd(
     """Show each cell's state (done, running, partial, failed, missing), its items and the tokens spent."""
     exp = _load(file, model, limit, base_url, None)
     from polaris.experiments.run import grid_rows, prepare_cells
-    from polaris.store.store import Store
 
     path = _store_path(exp, store)
     cells = prepare_cells(exp)
-    db = Store(path, readonly=True) if path.exists() else None
-    try:
+    with _existing_store(path) as db:
         rows = grid_rows(exp, cells, db)
-    finally:
-        if db is not None:
-            db.close()
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
@@ -230,10 +238,9 @@ def status_cmd(
                "tokens_spent": spent, "cells": [{k: v for k, v in r.items() if k != "summary"} |
                                                 {"accuracy": (r["summary"] or {}).get("accuracy")} for r in rows]})
         return
-    from rich.console import Console
     from rich.table import Table
 
-    from polaris.cli.display import pct
+    from polaris.cli.display import pct, wide_console
 
     table = Table(title=f"Status: {exp.name} ({exp.path}), store {path}", title_justify="left")
     for col in ("model", "task", "prompt", "strategy", "seed", "state", "items", "errors", "accuracy %",
@@ -244,7 +251,7 @@ def status_cmd(
         table.add_row(r["model"], r["task"], r["prompt"], strategy, str(r["seed"]), r["state"],
                       f"{r['scored']}/{r['items']}", str(r["errors"]), pct((r["summary"] or {}).get("accuracy")),
                       f"{r['tokens_spent']:,}")
-    console = Console(file=sys.stdout, width=max(120, Console().width))
+    console = wide_console(120)
     console.print(table)
     console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"; {spent:,} tokens spent",
                   highlight=False)

@@ -89,36 +89,41 @@ def solve_cmd(
     start = time.perf_counter()
     plan = solve(prob)
     seconds = time.perf_counter() - start
+    lines = None if plan is None else [f"({vocab.actions[a.op]} {' '.join(a.args)})" for a in plan]
     if json_out:
         print(json.dumps({
             "problem": str(problem), "blocks": prob.blocks,
-            "optimal_length": None if plan is None else len(plan),
-            "plan": None if plan is None else [f"({vocab.actions[a.op]} {' '.join(a.args)})" for a in plan],
+            "optimal_length": None if lines is None else len(lines),
+            "plan": lines,
             "seconds": round(seconds, 6),
         }))  # fmt: skip
-    elif plan is None:
+    elif lines is None:
         print("; no plan: the goal cannot be reached")
     else:
-        for a in plan:
-            print(f"({vocab.actions[a.op]} {' '.join(a.args)})")
-        print(f"; cost = {len(plan)} (unit cost)")
+        for line in lines:
+            print(line)
+        print(f"; cost = {len(lines)} (unit cost)")
     if plan is None:
         raise typer.Exit(1)
 
 
 class _Checker:
-    """Loads each problem once and solves it once, however many plans refer to it."""
+    """Loads each problem once and solves it once, however many plans refer to it. Reads --domain-file
+    once, when the first problem is loaded, so a bad domain file fails where it did before."""
 
     def __init__(self, domain_file: Path | None):
         self.domain_file = domain_file
+        self.domain = None
         self.cache: dict[Path, tuple] = {}
 
     def problem(self, path: Path):
-        from polaris.planning import load_problem, optimal_length
+        from polaris.planning import load_domain, load_problem, optimal_length
 
         key = path.resolve()
         if key not in self.cache:
-            prob, vocab = load_problem(path, self.domain_file)
+            if self.domain is None and self.domain_file is not None:
+                self.domain = load_domain(self.domain_file)
+            prob, vocab = load_problem(path, self.domain)
             self.cache[key] = (prob, vocab, optimal_length(prob))
         return self.cache[key]
 
@@ -177,14 +182,12 @@ def validate_cmd(
 def _batch(path: Path, checker: _Checker, default_domain: str | None, lenient: bool) -> list[dict]:
     """Check every row first (so a bad row fails before any output), then validate in order."""
     from polaris.planning import get_rendering
-    from polaris.tasks.data import read_jsonl, read_text
+    from polaris.tasks.data import numbered_jsonl
 
     if not path.is_file():
         raise PolarisError(f"batch file {path} does not exist")
-    parsed = read_jsonl(path, required=("problem", "plan"))
-    numbers = [n for n, line in enumerate(read_text(path).splitlines(), 1) if line.strip()]
     rows = []
-    for n, row in zip(numbers, parsed):
+    for n, row in numbered_jsonl(path, required=("problem", "plan")):
         for key in ("problem", "plan"):
             if not isinstance(row[key], str):
                 raise PolarisError(f"{path}:{n}: field '{key}' must be a string")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -97,6 +96,8 @@ def run(
     ray_shard_size: Optional[int] = typer.Option(None, min=1, help="Items per shard sent to a Ray worker (default: about four shards per worker)"),
 ) -> None:
     """Evaluate models on tasks; cached, resumable, every request and response kept in the store."""
+    import asyncio
+
     from polaris.config import store_path
     from polaris.models.registry import BackendOptions, make_backend
     from polaris.runner.cell import CellSpec
@@ -180,6 +181,8 @@ def rescore(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table"),
 ) -> None:
     """Re-score stored responses with the current extractors and scorers, without calling any model."""
+    import asyncio
+
     from polaris.config import store_path
     from polaris.runner.cell import CellSpec
     from polaris.runner.runner import run_cell

@@ -7,17 +7,10 @@ them. rich is imported lazily.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from typing import Any
 
-from polaris.cli.display import chance_text, ci_text, pct
-
-
-def _console(width: int = 120) -> Any:
-    from rich.console import Console
-
-    return Console(file=sys.stdout, width=max(width, Console().width))
+from polaris.cli.display import chance_text, ci_text, pct, wide_console
 
 
 def curve_ks(K: int) -> list[int]:
@@ -45,7 +38,7 @@ def curves_table(summaries: Sequence[dict[str, Any]]) -> None:
             values = s[f"{metric}_at"]
             table.add_row(cell if metric == "maj" else "", f"{metric}@k",
                           *[pct(values.get(str(k))) if str(k) in values else "" for k in ks])
-    console = _console()
+    console = wide_console(120)
     console.print(table)
     if any("complex-top" in s.get("strategy", "") for s in sampled):
         console.print("complex-top-N cells: accuracy is the complexity vote; their maj@k row is the plain vote over"
@@ -76,7 +69,7 @@ def reasoning_table(summaries: Sequence[dict[str, Any]]) -> None:
         table.add_row(f"{s['model']} {s['task']} {s['prompt']} {s['strategy']}", str(t.get("completion", "-")),
                       f"{est}{t.get('reasoning', '-')}", f"{est}{t.get('answer', '-')}",
                       str(s.get("unterminated_thinking", 0)))
-    _console().print(table)
+    wide_console(120).print(table)
 
 
 def _num(x: float | None, scale: float = 100.0, digits: int = 1) -> str:
@@ -98,7 +91,7 @@ def sensitivity_table(spreads: Sequence[dict[str, Any]]) -> None:
         table.add_row(s["model"], s["task"], s["prompt"], s["strategy"], str(s["draws"]), _num(s["mean"]),
                       _num(s["sd"]), f"{_num(s['min'])}-{_num(s['max'])}", _num(s["ci_halfwidth"]),
                       _num(s["sd_over_se"], 1.0, 2))
-    console = _console()
+    console = wide_console(120)
     console.print(table)
     console.print("SD / SE above 1: changing only the exemplars moves accuracy more than the items' sampling error"
                   " does; gaps smaller than the spread are exemplar noise.", style="dim", highlight=False)
@@ -132,7 +125,7 @@ def comparisons_table(rows: Sequence[dict[str, Any]], title: str = "Paired compa
         cells.append(_num(r.get("corr"), 1.0, 2))
         cells.append(_num(r.get("mde")))
         table.add_row(*cells)
-    console = _console(150)
+    console = wide_console(150)
     console.print(table)
     console.print("MDE: the smallest |Δ| these items detect with 80% power at 5% (two-sided), from the paired SE;"
                   " a non-significant Δ says little about effects below it.", style="dim", highlight=False)
@@ -163,4 +156,4 @@ def grid_table(rows: Sequence[dict[str, Any]], title: str) -> None:
         table.add_row(r["model"], r["task"], r["prompt"], strategy, str(r["seed"]), r["state"],
                       str(s.get("scored", "-")), ci_text(s) if s else "-", base, norm, passk,
                       pct(s.get("extracted")) if s else "-", tokens_line(s) if s else "-")
-    _console(150).print(table)
+    wide_console(150).print(table)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from polaris.experiments.spec import AXES, Experiment, ExperimentCell
 from polaris.models.registry import BackendOptions
+from polaris.runner import executors
 from polaris.runner.budget import Budget, estimate_tokens, prompt_chars
 from polaris.runner.runner import PreparedCell, prepare
 from polaris.store.store import Store
@@ -84,37 +85,33 @@ def lease_alive(value: str) -> bool:
     return True
 
 
+class _Leased(executors.LocalExecutor):
+    """runner's local executor with each cell under a lease, its bar naming the strategy too."""
+
+    def __init__(self, store: Store, env: RunEnv) -> None:
+        super().__init__(env.options, concurrency=env.concurrency)
+        self.store = store
+
+    def describe(self, cell: PreparedCell) -> str:
+        return f"{super().describe(cell)} {cell.spec.strategy}"
+
+    def hold(self, cell: PreparedCell) -> Any:
+        return lease(self.store, cell.spec.run_id)
+
+
 class LocalExecutor:
-    """Cells one after another in this process; items of a cell run `env.concurrency` at a time."""
+    """Cells one after another in this process; items of a cell run `env.concurrency` at a time (more
+    for an in-process backend, to fill its batches)."""
 
     async def run(self, cells: Sequence[PreparedCell], env: RunEnv) -> list[CellOutcome]:
-        from polaris.models.registry import make_backend
-        from polaris.runner.runner import run_cell
-
-        backends = {c.spec.model: None for c in cells}
-        started = []
-        outcomes: list[CellOutcome] = []
         store = Store(env.store)
         try:
-            for model in backends:  # preflight every backend before anything runs
-                backend = make_backend(model, env.options)
-                started.append(backend)
-                await backend.start()
-                backends[model] = backend
-            for cell in cells:
-                spec = cell.spec
-                bar = env.progress(f"{spec.model} {spec.task} {spec.prompt} {spec.strategy}", len(cell.items)) \
-                    if env.progress else None
-                with lease(store, spec.run_id):
-                    res = await run_cell(cell, store=store, backend=backends[spec.model], concurrency=env.concurrency,
-                                         on_progress=bar, budget=env.budget)
-                state = "stopped" if res.stopped else "failed" if res.summary["errors"] else "done"
-                outcomes.append(CellOutcome(cell, state, res.summary, res.stopped))
+            async with _Leased(store, env) as executor:
+                runs = await executor.run(cells, store, bar=env.progress, budget=env.budget)
         finally:
-            for b in started:
-                await b.close()
             store.close()
-        return outcomes
+        return [CellOutcome(cell, "stopped" if res.stopped else "failed" if res.summary["errors"] else "done",
+                            res.summary, res.stopped) for cell, res in zip(cells, runs)]
 
 
 def prepare_cells(exp: Experiment) -> list[PreparedCell]:
@@ -138,13 +135,11 @@ async def run_experiment(exp: Experiment, env: RunEnv, executor: Executor | None
 # -- reading the store: grid rows, contrasts, status ----------------------------------------------
 
 
-def cell_state(store: Store | None, cell: PreparedCell) -> tuple[str, int, int]:
-    """(state, items scored, items with errors) of a cell from the store: done | running | partial |
-    failed | missing."""
+def cell_state(store: Store | None, cell: PreparedCell, rows: Sequence[Any] = ()) -> tuple[str, int, int]:
+    """(state, items scored, items with errors) of a cell from the store, given its stored `rows` (on
+    the cell's items): done | running | partial | failed | missing."""
     if store is None:
         return "missing", 0, 0
-    wanted = {it.id for it in cell.items}
-    rows = [r for r in store.results(cell.spec.run_id) if r.item in wanted]
     scored = sum(1 for r in rows if r.error is None)
     errors = len(rows) - scored
     leases = store.meta(LEASE + cell.spec.run_id)
@@ -152,7 +147,7 @@ def cell_state(store: Store | None, cell: PreparedCell) -> tuple[str, int, int]:
         return "running", scored, errors
     if errors:
         return "failed", scored, errors
-    if scored >= len(wanted):
+    if scored >= len({it.id for it in cell.items}):
         return "done", scored, errors
     return ("partial" if scored else "missing"), scored, errors
 
@@ -163,15 +158,10 @@ def grid_rows(exp: Experiment, cells: Sequence[PreparedCell], store: Store | Non
 
     rows = []
     for ec, cell in zip(exp.cells, cells):
-        state, scored, errors = cell_state(store, cell)
-        summary = None
-        spent: dict[str, int] = {}
-        if store is not None:
-            wanted = {it.id for it in cell.items}
-            results = [r for r in store.results(cell.spec.run_id) if r.item in wanted]
-            if results:
-                summary = summarize(results, headline=cell.task.headline)
-            spent = store.usage(cell.spec.run_id)
+        results = store.results(cell.spec.run_id, items=[it.id for it in cell.items]) if store is not None else []
+        state, scored, errors = cell_state(store, cell, results)
+        summary = summarize(results, headline=cell.task.headline) if results else None
+        spent = store.usage(cell.spec.run_id) if store is not None else {}
         rows.append({**ec.coords, "label": cell.spec.label, "run_id": cell.spec.run_id, "state": state,
                      "items": len(cell.items), "scored": scored, "errors": errors,
                      "tokens_spent": spent_total(spent), "summary": summary})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,6 @@ class Experiment:
     concurrency: int = 32
     base_url: str | None = None
     store: Path | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def pairs(self, contrast: Contrast) -> list[tuple[ExperimentCell, ExperimentCell]]:
         """Cells A and B of a contrast that agree on every other coordinate (draws pair by index).
@@ -359,7 +358,7 @@ def _expand(path: Path, root: Any, data: dict[str, Any], doc: Any, limit: int | 
         limit=limit if limit is not None else doc.limit,
         concurrency=concurrency if concurrency is not None else doc.concurrency,
         base_url=base_url or doc.base_url,
-        store=(path.parent / store) if store else None, raw=data,
+        store=(path.parent / store) if store else None,
     )
 
 

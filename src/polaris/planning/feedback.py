@@ -17,6 +17,7 @@ not read as actions are reported in the same style ("The following line at step 
 from __future__ import annotations
 
 from polaris.errors import PolarisError
+from polaris.planning.pddl import atom
 from polaris.planning.render import join_facts
 from polaris.planning.validate import Failure, Verdict
 from polaris.planning.vocab import Rendering, get_rendering
@@ -45,7 +46,7 @@ def _action_text(text: str | None, r: Rendering, names: dict[str, str]) -> str:
 
 def _facts(facts, r: Rendering, names: dict[str, str]) -> str:
     if r.pddl:
-        return ", ".join("(" + " ".join((r.vocab.predicates[f[0]], *f[1:])) + ")" for f in facts)
+        return ", ".join(atom(f, r.vocab) for f in facts)
     return join_facts(facts, r.vocab, names)
 
 

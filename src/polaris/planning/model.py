@@ -20,7 +20,6 @@ HAND = -2
 
 OPS = ("pick-up", "put-down", "stack", "unstack")
 ARITY = {"pick-up": 1, "put-down": 1, "stack": 2, "unstack": 2}
-PREDICATES = ("clear", "ontable", "handempty", "holding", "on")
 PRED_ARITY = {"clear": 1, "ontable": 1, "handempty": 0, "holding": 1, "on": 2}
 
 # Fact = ("on", "a", "b") | ("ontable", "a") | ("clear", "a") | ("handempty",) | ("holding", "a")
@@ -74,18 +73,6 @@ class State:
             if b >= 0:
                 up[b] = i
         return up
-
-    def towers(self) -> list[list[int]]:
-        """Towers bottom to top, ordered by their bottom block (the held block is not in a tower)."""
-        up = self.above()
-        out = []
-        for i, b in enumerate(self.below):
-            if b == TABLE:
-                tower = [i]
-                while up[tower[-1]] >= 0:
-                    tower.append(up[tower[-1]])
-                out.append(tower)
-        return out
 
 
 def state_facts(state: State, objects: tuple[str, ...]) -> list[Fact]:

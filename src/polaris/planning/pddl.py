@@ -267,7 +267,8 @@ def load_problem(source: str | Path, domain: str | Path | Vocabulary | None = No
     return read_problem(text, where, vocab)
 
 
-def _atom(fact: Fact, vocab: Vocabulary) -> str:
+def atom(fact: Fact, vocab: Vocabulary) -> str:
+    """A fact as a PDDL atom in the vocabulary's predicate names: (on a b)."""
     return "(" + " ".join((vocab.predicates[fact[0]], *fact[1:])) + ")"
 
 
@@ -277,8 +278,8 @@ def to_pddl(problem: Problem, vocab: Vocabulary | str = BLOCKSWORLD) -> str:
     name = problem.name or f"{vocab.problem_prefix}-rand-{problem.blocks}"
     if name.startswith("BW-") and vocab.problem_prefix != "BW":
         name = vocab.problem_prefix + name[2:]
-    init = "\n".join(_atom(f, vocab) for f in state_facts(problem.init, problem.objects))
-    goal = "\n".join(_atom(f, vocab) for f in problem.goal)
+    init = "\n".join(atom(f, vocab) for f in state_facts(problem.init, problem.objects))
+    goal = "\n".join(atom(f, vocab) for f in problem.goal)
     return (
         f"\n\n(define (problem {name})\n(:domain {vocab.domain_name})\n(:objects {' '.join(problem.objects)} )\n"
         f"(:init\n{init}\n)\n(:goal\n(and\n{goal})\n)\n)\n\n\n"

@@ -144,10 +144,7 @@ def _solve_moves(state: State, target: list[int], clear_goal: set[int], handempt
     below = state.below
     n = len(below)
     must = _must_move(below, target, clear_goal)
-    up = [-1] * n
-    for i, b in enumerate(below):
-        if b >= 0:
-            up[b] = i
+    up = state.above()
     # Constraint edges between must-move blocks, as (from, to, kind) with the meaning
     # kind 1: from leaves before to leaves (from is on to); kind 2: from arrives before to arrives
     # (from is to's goal support); kind 3: from leaves before to arrives (from sits on to's goal support).

@@ -20,11 +20,13 @@ cells it wants done, e.g. between budget checks):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from polaris.errors import PolarisError
 from polaris.models.registry import BackendOptions, make_backend
+from polaris.runner.budget import Budget
 from polaris.runner.runner import CellRun, PreparedCell, Progress, run_cell
 from polaris.store.store import Store
 
@@ -80,16 +82,27 @@ class LocalExecutor(Executor):
                 self.backends[model] = backend  # registered first, so close() releases a failed start too
                 await backend.start()
 
-    async def run(self, cells: Sequence[PreparedCell], store: Store, *, bar: BarFactory | None = None) -> list[CellRun]:
+    async def run(self, cells: Sequence[PreparedCell], store: Store, *, bar: BarFactory | None = None,
+                  budget: Budget | None = None) -> list[CellRun]:
         await self.start(list(dict.fromkeys(c.spec.model for c in cells)))
         runs = []
         for cell in cells:
-            update = bar(describe(cell), len(cell.items)) if bar is not None else None
+            update = bar(self.describe(cell), len(cell.items)) if bar is not None else None
             backend = self.backends[cell.spec.model]
             # In-process backends batch what is in flight: keep enough requests coming to fill batches.
             wanted = max(self.concurrency, getattr(backend, "in_flight", 0))
-            runs.append(await run_cell(cell, store=store, backend=backend, concurrency=wanted, on_progress=update))
+            with self.hold(cell):
+                runs.append(await run_cell(cell, store=store, backend=backend, concurrency=wanted,
+                                           on_progress=update, budget=budget))
         return runs
+
+    def describe(self, cell: PreparedCell) -> str:
+        """The progress bar's text for a cell."""
+        return describe(cell)
+
+    def hold(self, cell: PreparedCell) -> AbstractContextManager[Any]:
+        """Held while a cell runs (the experiment runner holds a lease in the store)."""
+        return nullcontext()
 
     async def close(self) -> None:
         backends, self.backends = self.backends, {}

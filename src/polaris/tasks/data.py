@@ -44,7 +44,13 @@ def _read_text(path: Path) -> str:
 
 def read_jsonl(path: Path, required: Sequence[str] = (), limit: int | None = None) -> list[dict[str, Any]]:
     """Rows of a JSON Lines file (the first `limit` rows only, if given)."""
-    rows: list[dict[str, Any]] = []
+    return [row for _, row in numbered_jsonl(path, required, limit)]
+
+
+def numbered_jsonl(path: Path, required: Sequence[str] = (),
+                   limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """Like `read_jsonl`, each row with its line number (for errors about a row's fields)."""
+    rows: list[tuple[int, dict[str, Any]]] = []
     for n, line in enumerate(_read_text(path).splitlines(), 1):
         if limit is not None and len(rows) >= limit:
             break
@@ -59,7 +65,7 @@ def read_jsonl(path: Path, required: Sequence[str] = (), limit: int | None = Non
         for key in required:
             if key not in row:
                 raise PolarisError(f"{path}:{n}: missing field '{key}'")
-        rows.append(row)
+        rows.append((n, row))
     return rows
 
 
