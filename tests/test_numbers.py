@@ -1,0 +1,78 @@
+"""Numbers that mean what they say: the macro headline's estimand and the random baseline's real rate."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+
+import numpy as np
+import pytest
+
+from polaris.analysis import stats as S
+from polaris.analysis.breakdown import breakdown
+from polaris.store.store import ResultRow
+
+
+def _rows(per_group: dict[str, list[float]]) -> list[ResultRow]:
+    out, i = [], 0
+    for g, scores in per_group.items():
+        for s in scores:
+            out.append(ResultRow(f"{g}/{i}", i, g, s, s, True, None, "x", "y", {}))
+            i += 1
+    return out
+
+
+def _groups(seed: int = 0, G: int = 27, n: int = 240) -> dict[str, list[float]]:
+    """Groups that differ a lot in difficulty (as BBH's tasks do), items drawn within each."""
+    rng = random.Random(seed)
+    return {f"t{g}": [float(rng.random() < 0.05 + 0.9 * g / (G - 1)) for _ in range(n)] for g in range(G)}
+
+
+def test_macro_interval_is_tasks_fixed_items_sampled():
+    groups = _groups()
+    G = len(groups)
+    means = [np.mean(v) for v in groups.values()]
+    se = math.sqrt(sum(m * (1 - m) / len(v) for m, v in zip(means, groups.values()))) / G
+    split = breakdown(_rows(groups), headline="macro")
+    assert split.headline == "macro" and split.overall.accuracy == pytest.approx(np.mean(means))
+    half = (split.overall.high - split.overall.low) / 2
+    assert half == pytest.approx(1.96 * se, rel=0.02)  # the documented SE² = Σ SE_g² / G²
+    # The other estimand (tasks sampled) is offered beside it, and is much wider here.
+    other = split.tasks_sampled
+    assert other is not None and (other.high - other.low) / 2 > 5 * half
+    doc = split.as_dict()
+    assert doc["estimand"] == "tasks fixed, items sampled" and doc["tasks_sampled"]["ci95"] == [other.low, other.high]
+    # Asked for explicitly, the tasks-sampled interval is the headline's.
+    wide = breakdown(_rows(groups), headline="macro", macro="tasks").overall
+    assert (wide.low, wide.high) == pytest.approx((other.low, other.high))
+
+
+def test_macro_ci_matches_the_stratified_formula_with_clusters_inside_keys():
+    rng = random.Random(3)
+    scores = [float(rng.random() < 0.6) for _ in range(400)]
+    keys = [f"k{i % 4}" for i in range(400)]
+    clusters = [f"c{i % 20}" for i in range(400)]
+    est = S.macro_ci(scores, keys, clusters=clusters)
+    expected = 0.0
+    for k in sorted(set(keys)):
+        idx = [i for i in range(400) if keys[i] == k]
+        expected += S.standard_error([scores[i] for i in idx], [clusters[i] for i in idx]) ** 2
+    assert est.se == pytest.approx(math.sqrt(expected) / 4)
+    with pytest.raises(ValueError, match="estimand"):
+        S.macro_ci(scores, keys, estimand="models")
+
+
+def test_summary_ci_and_maj_at_k_use_the_same_macro_interval():
+    from polaris.runner.summary import summarize
+
+    rng = random.Random(1)
+    rows = []
+    for i in range(300):
+        g = f"t{i % 3}"
+        votes = [rng.random() < (0.2, 0.5, 0.8)[i % 3] for _ in range(3)]
+        samples = [{"vote": 0 if v else 1, "correct": float(v)} for v in votes]
+        score = float(sum(votes) >= 2)
+        rows.append(ResultRow(f"i{i}", i, g, score, score, True, None, "x", "y", {"samples": samples}))
+    s = summarize(rows, headline="macro")
+    assert s["ci95"] == pytest.approx(s["maj_at_ci"]["3"])
