@@ -76,3 +76,55 @@ def test_summary_ci_and_maj_at_k_use_the_same_macro_interval():
         rows.append(ResultRow(f"i{i}", i, g, score, score, True, None, "x", "y", {"samples": samples}))
     s = summarize(rows, headline="macro")
     assert s["ci95"] == pytest.approx(s["maj_at_ci"]["3"])
+
+
+# -- the random baseline's real rate ------------------------------------------------------------------
+
+
+def _draw_rate(scorer, item, draws: int, seed: str) -> tuple[float, float]:
+    rng = random.Random(seed)
+    hits = sum(scorer.score(scorer.random_answer(item, rng), item) for _ in range(draws))
+    p = hits / draws
+    return p, math.sqrt(max(p * (1 - p), 1 / draws) / draws)
+
+
+@pytest.mark.parametrize("gold", ["0", "5", "42", "999", "5000", "12000", "2.5", "-3"])
+def test_gsm8k_chance_is_the_rate_of_its_random_answers(gold):
+    from polaris.scoring.numeric import NumericScorer
+    from polaris.tasks.base import Item
+
+    scorer, item = NumericScorer(), Item("q", "?", gold)
+    rate, se = _draw_rate(scorer, item, 40_000, gold)
+    assert scorer.chance(item) == pytest.approx(rate, abs=4 * se)
+    if gold in ("0", "5"):
+        assert scorer.chance(item) > 0.02  # single digits are guessed about 1 time in 40
+
+
+@pytest.mark.parametrize("gold", ["42", "0", "100", "101", "\\frac{1}{2}", "7.0", "-4"])
+def test_math_chance_is_the_rate_of_its_random_answers(gold):
+    from polaris.scoring.mathans import MathScorer
+    from polaris.tasks.base import Item
+
+    scorer, item = MathScorer(), Item("q", "?", gold)
+    rate, se = _draw_rate(scorer, item, 20_000, gold)
+    assert scorer.chance(item) == pytest.approx(rate, abs=4 * se)
+
+
+@pytest.mark.parametrize("task,limit", [("gsm8k", None), ("math500", None)])
+def test_random_guessing_is_not_above_chance(shared_data, tmp_path, task, limit):
+    """baseline/random scores what chance says it scores: the chance table never calls it above chance."""
+    import json
+
+    from conftest import cli_env, polaris
+
+    proc = polaris("run", "-m", "baseline/random", "-t", task, "--store", str(tmp_path / "s.db"), "--json",
+                   env=cli_env(POLARIS_DATA_DIR=str(shared_data)))
+    assert proc.returncode == 0, proc.stderr
+    (res,) = json.loads(proc.stdout)["results"]
+    assert res["accuracy"] > 0  # random integers do hit small golds
+    assert res["baseline"] > 0.003
+    assert not res["above_chance"]["above"] and res["above_chance"]["p"] > 0.05
+    assert abs(res["normalised"]) < 1.0
+    table = polaris("run", "-m", "baseline/random", "-t", task, "--store", str(tmp_path / "s.db"),
+                    env=cli_env(POLARIS_DATA_DIR=str(shared_data)))
+    assert table.returncode == 0 and "ns" in table.stderr + table.stdout

@@ -1,8 +1,12 @@
 """The random baseline of a cell: what guessing scores, the score normalised to it, and a test.
 
-Per item, the chance that a random well-formed answer is right (`item_chance`):
-- analytic where the scorer knows it (`Scorer.chance`): 1/k for k options, 1/2 for True/False,
-  0 for free-form numbers and MATH answers;
+Per item, the chance that a random well-formed answer is right (`item_chance`), which is always the
+rate at which the scorer's own `random_answer` (what `baseline/random` says) is right, so random
+guessing is never "above chance":
+- analytic where the scorer knows it (`Scorer.chance`): 1/k for k options, 1/2 for True/False;
+  for GSM8K the exact rate of its random integers hitting the gold (about 2.5% for a one-digit
+  answer, 0 for a fractional one), for MATH 1/101 when the gold is one of the integers 0..100 it
+  draws; 0 where no random answer can be right (plans);
 - Monte Carlo where it does not (`chance` returns None, or the scorer has no `chance`): the mean
   score of `DRAWS` of the scorer's own `random_answer`, seeded by the item id, so the baseline is
   what `baseline/random` scores in expectation (BBH's object counting guesses 0-20: about 1/21,
