@@ -17,7 +17,7 @@ from typing import Any
 from polaris import __version__
 from polaris.errors import PolarisError
 from polaris.models.base import Backend, RequestFailed
-from polaris.prompts.exemplars import select
+from polaris.prompts.exemplars import STRATEGIES, select
 from polaris.prompts.render import Format, Prompt, render
 from polaris.runner import solvers
 from polaris.runner.budget import Budget, BudgetExhausted
@@ -27,7 +27,7 @@ from polaris.runner.judge import judge
 from polaris.runner.summary import summarize
 from polaris.store.store import ResultRow, Store
 from polaris.store.writer import StoreWriter
-from polaris.tasks.base import Exemplar, Item, Task
+from polaris.tasks.base import FORMATS, Exemplar, Item, Task
 from polaris.tasks.data import files_hash
 from polaris.tasks.registry import get_task
 
@@ -96,11 +96,35 @@ def manifest(task: Task, spec: CellSpec, identity: dict[str, Any], exemplar_ids:
         "backend": identity,
         "decoding": solvers.decoding(spec).params(),
         "samples": spec.samples,
-        "exemplars": {"strategy": spec.exemplars, "seed": spec.exemplar_seed, "ids": exemplar_ids},
+        "api": spec.api,
+        "exemplars": exemplars_record(task, spec, exemplar_ids),
         "scorer_version": task.scorer.version,
         "dataset": {"files": [f.name for f in files], "sha256": files_hash(files) if files else None,
                     "size": task.dataset.size, "items_run": n_items},
     }
+
+
+def exemplars_record(task: Task, spec: CellSpec, ids: dict[str, list[str]]) -> dict[str, Any]:
+    """What the manifest says about the exemplars: the strategy, the published prompt it is (named),
+    and the ids shown per group. Zero-shot cells show none, whatever `--exemplars` says."""
+    if spec.prompt in FORMATS and not Format.parse(spec.prompt).fewshot:
+        return {"strategy": "none", "prompt": "zero-shot: no exemplars", "ids": {}}
+    out: dict[str, Any] = {"strategy": spec.exemplars, "seed": spec.exemplar_seed, "ids": ids}
+    name = task.dataset.prompt_name(spec.prompt not in FORMATS or Format.parse(spec.prompt).cot)
+    if spec.exemplars == "default" and name:
+        out["prompt"] = name
+    elif spec.exemplars == "shuffle" and name:
+        out["prompt"] = f"{name}, in an order drawn with seed {spec.exemplar_seed}"
+    elif spec.exemplars == "complex":
+        out["prompt"] = "the training problems with the most reasoning steps (Fu et al. 2023)"
+    elif spec.exemplars == "random":
+        out["prompt"] = f"training problems drawn with seed {spec.exemplar_seed}"
+    elif spec.exemplars not in STRATEGIES:
+        out["prompt"] = f"prompt file {spec.exemplars}"
+    tag = spec.prompt_tag()
+    if tag is not None:
+        out["tag"] = tag
+    return out
 
 
 @dataclass
