@@ -82,11 +82,13 @@ class Cell:
     disagree: int | None = None
     headline: str = "micro"
     split: Breakdown | None = field(default=None, repr=False)
+    # Where the run's results came from ({"endpoint", "items"}, from its record): more than one is a note.
+    endpoints: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("suite", "status", "reason", "task", "prompt", "strategy", "run_id",
                                             "label", "n", "size", "errors", "accuracy", "strict_accuracy",
-                                            "extracted", "disagree", "headline")}
+                                            "extracted", "disagree", "headline", "endpoints")}
         d["ci95"] = list(self.ci95) if self.ci95 else None
         return d
 
@@ -121,6 +123,7 @@ def _fill(cell: Cell, run: RunRow, rows: Sequence[ResultRow]) -> None:
     cell.strict_accuracy, cell.extracted, cell.disagree = s["strict_accuracy"], s["extracted"], s["disagree"]
     cell.headline = s["headline"]
     cell.split = breakdown(rows, headline=headline, task=task)
+    cell.endpoints = list(run.manifest.get("endpoints") or [])
     reasons = []
     if task != cell.suite:
         reasons.append(f"subset task {task}")

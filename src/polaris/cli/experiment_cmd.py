@@ -248,8 +248,11 @@ def status_cmd(
         table.add_column(col, justify="left" if col in ("model", "task", "prompt", "strategy", "state") else "right")
     for r in rows:
         strategy = r["strategy"] + (f" d{r['draw']}" if r["draw"] is not None else "")
+        stored = f"{r['scored']}/{r['items']}"
+        if r["state"] == "partial" and r["answered"] > r["scored"]:
+            stored += f" ({r['answered']} answered)"  # killed before its item results were stored
         table.add_row(r["model"], r["task"], r["prompt"], strategy, str(r["seed"]), r["state"],
-                      f"{r['scored']}/{r['items']}", str(r["errors"]), pct((r["summary"] or {}).get("accuracy")),
+                      stored, str(r["errors"]), pct((r["summary"] or {}).get("accuracy")),
                       f"{r['tokens_spent']:,}")
     console = wide_console(120)
     console.print(table)

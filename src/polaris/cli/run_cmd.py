@@ -143,6 +143,11 @@ def run(
                                          show=not no_progress and (not as_json or sys.stderr.isatty())))
     finally:
         db.close()
+    for s in summaries:
+        ends = (s.get("run") or {}).get("endpoints") or []
+        if len(ends) > 1:
+            warn(f"{s['label']}: run {s['run_id']} holds results from {len(ends)} endpoints ("
+                 + ", ".join(f"{e['endpoint']}: {e['items']} items" for e in ends) + "); see its manifest")
     failed = sum(s["errors"] for s in summaries)
     if failed:
         warn(f"{failed} item(s) failed after retries; they are not scored and will be asked again on the next run")
@@ -184,6 +189,7 @@ def rescore(
     import asyncio
 
     from polaris.config import store_path
+    from polaris.runner import history
     from polaris.runner.cell import CellSpec
     from polaris.runner.runner import run_cell
     from polaris.store.store import Store
@@ -195,9 +201,15 @@ def rescore(
             spec = CellSpec.from_dict(r.spec)
             if (model and spec.model != model) or (task and spec.task != task):
                 continue
-            ids = {row.item for row in db.results(r.id)}
-            res = asyncio.run(run_cell(spec, store=db, backend=None, identity=r.manifest["backend"], only=ids))
-            summaries.append(res.summary)
+            # Each item is rescored under the backend identity that answered it (a run filled from
+            # two endpoints keeps both sets of samples): one rescore invocation per identity.
+            stored = db.results(r.id)
+            for identity, ids in history.identities(stored, db.invocations(r.id)):
+                res = asyncio.run(run_cell(spec, store=db, backend=None, identity=identity or r.manifest["backend"],
+                                           only=ids, source="rescore"))
+            # The run's summary over every stored item (the record's), as `polaris run` prints it.
+            summaries.append({"requests_sent": 0, "cached": res.summary.get("cached"),
+                              **res.manifest.get("summary", res.summary)})
     finally:
         db.close()
     if not summaries:

@@ -121,7 +121,7 @@ def prepare_cells(exp: Experiment) -> list[PreparedCell]:
     out = []
     for cell in exp.cells:
         try:
-            out.append(prepare(cell.spec, limit=exp.limit))
+            out.append(prepare(cell.spec, limit=exp.limit, source="experiment"))
         except PolarisError as exc:
             raise PolarisError(f"{exp.path}: cell {cell.name}: {exc}") from None
     return out
@@ -137,7 +137,8 @@ async def run_experiment(exp: Experiment, env: RunEnv, executor: Executor | None
 
 def cell_state(store: Store | None, cell: PreparedCell, rows: Sequence[Any] = ()) -> tuple[str, int, int]:
     """(state, items scored, items with errors) of a cell from the store, given its stored `rows` (on
-    the cell's items): done | running | partial | failed | missing."""
+    the cell's items): done | running | partial | failed | missing. A cell whose invocation was killed
+    (or stopped) before it stored item results, but whose calls were answered, is partial too."""
     if store is None:
         return "missing", 0, 0
     scored = sum(1 for r in rows if r.error is None)
@@ -149,7 +150,7 @@ def cell_state(store: Store | None, cell: PreparedCell, rows: Sequence[Any] = ()
         return "failed", scored, errors
     if scored >= len({it.id for it in cell.items}):
         return "done", scored, errors
-    return ("partial" if scored else "missing"), scored, errors
+    return ("partial" if scored or store.answered(cell.spec.run_id) else "missing"), scored, errors
 
 
 def grid_rows(exp: Experiment, cells: Sequence[PreparedCell], store: Store | None) -> list[dict[str, Any]]:
@@ -162,8 +163,9 @@ def grid_rows(exp: Experiment, cells: Sequence[PreparedCell], store: Store | Non
         state, scored, errors = cell_state(store, cell, results)
         summary = summarize(results, headline=cell.task.headline) if results else None
         spent = store.usage(cell.spec.run_id) if store is not None else {}
+        answered = min(store.answered(cell.spec.run_id), len(cell.items)) if store is not None else 0
         rows.append({**ec.coords, "label": cell.spec.label, "run_id": cell.spec.run_id, "state": state,
-                     "items": len(cell.items), "scored": scored, "errors": errors,
+                     "items": len(cell.items), "scored": scored, "errors": errors, "answered": answered,
                      "tokens_spent": spent_total(spent), "summary": summary})
     return rows
 
@@ -250,9 +252,10 @@ def estimate(exp: Experiment, cells: Sequence[PreparedCell], store: Store | None
     out = []
     for ec, cell in zip(exp.cells, cells):
         spec = cell.spec
-        if spec.model not in backends:
-            backends[spec.model] = make_backend(spec.model, options)  # no network: identity only
-        backend = backends[spec.model]
+        key = executors.backend_key(options, spec)
+        if key not in backends:
+            backends[key] = make_backend(spec.model, executors.options_for(options, key))  # identity only
+        backend = backends[key]
         decoding = solvers.decoding(spec)
         K = spec.samples
         have: dict[str, int] = {}

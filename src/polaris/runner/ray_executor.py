@@ -268,7 +268,7 @@ class RayExecutor(Executor):
         actors = await self._pool(model, pending) if pending else []
         finished: dict[int, CellRun] = {}
         for state in states:
-            state.info = open_cell(state.cell, store, identity)
+            state.info = open_cell(state.cell, store, identity, executor="ray")
             state.update = bar(describe(state.cell), len(state.cell.items)) if bar is not None else None
             state.done = len(state.cell.items) - len(state.pending)
             if state.update is not None:

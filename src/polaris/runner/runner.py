@@ -137,29 +137,65 @@ class PreparedCell:
     items: list[Item]
     prompts: list[Prompt]
     exemplar_ids: dict[str, list[str]]
+    limit: int | None = None  # --limit the items were taken with (runner.history records it)
+    total: int | None = None  # items in the whole task, before --limit
+    source: str = "run"  # what is filling the run: run | experiment | rescore (runner.history)
+    invocation: int | None = None  # this invocation's id in the store, once the cell is open
 
 
-def prepare(spec: CellSpec, *, limit: int | None = None, only: set[str] | None = None) -> PreparedCell:
+def limited(items: Sequence[Item], limit: int, headline: str = "micro") -> list[Item]:
+    """`--limit N`: N items, a stratified sample of the task's groups (BBH tasks, MMLU and MATH
+    subjects) rather than the first group alone. Each group gives its first items in dataset order:
+    as many from each group for a macro headline (a mean over groups needs every group), in
+    proportion to the groups' sizes for a micro one. The items are a prefix of one fixed order of
+    the task, so a larger limit takes every item a smaller one took (its results are reused)."""
+    rank: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for it in items:
+        sizes[it.group] = sizes.get(it.group, 0) + 1
+    if len(sizes) <= 1:
+        return list(items[:limit])
+    order = {g: k for k, g in enumerate(sizes)}
+    keys = []
+    for i, it in enumerate(items):
+        r = rank.get(it.group, 0)
+        rank[it.group] = r + 1
+        position = float(r) if headline == "macro" else (r + 0.5) / sizes[it.group]
+        keys.append((position, order[it.group], i))
+    chosen = sorted(i for *_, i in sorted(keys)[:limit])
+    return [items[i] for i in chosen]
+
+
+def prepare(spec: CellSpec, *, limit: int | None = None, only: set[str] | None = None,
+            source: str = "run") -> PreparedCell:
     spec = spec.resolved()
     task = load_task(spec)
     items = list(task.dataset.load())
+    total = len(items)
     if only is not None:
         items = [it for it in items if it.id in only]
     if limit is not None:
-        items = items[:limit]
+        items = limited(items, limit, task.headline)
     if spec.scoring == "loglik":
         from polaris.runner.loglik import check_cell
 
         check_cell(task, spec, items)
     prompts, exemplar_ids = build_prompts(task, spec, items)
-    return PreparedCell(spec, task, items, prompts, exemplar_ids)
+    return PreparedCell(spec, task, items, prompts, exemplar_ids, limit, total, source)
 
 
-def open_cell(cell: PreparedCell, store: Store, identity: dict[str, Any]) -> dict[str, Any]:
-    """Record the cell's run and manifest in the store (before any response is written)."""
-    info = manifest(cell.task, cell.spec, identity, cell.exemplar_ids, len(cell.items))
-    store.put_run(cell.spec.run_id, cell.spec.label, cell.spec.as_dict(), info)
-    return info
+def open_cell(cell: PreparedCell, store: Store, identity: dict[str, Any], *, executor: str = "local") -> dict[str, Any]:
+    """Record in the store that this invocation starts filling the cell's run (runner.history), and
+    the run's manifest, before any response is written."""
+    from polaris.runner import history
+
+    spec = cell.spec
+    cell.invocation = history.begin(store, spec.run_id, identity, source=cell.source, limit=cell.limit,
+                                    items_asked=len(cell.items), scorer_version=cell.task.scorer.version,
+                                    executor=executor)
+    base = manifest(cell.task, spec, identity, cell.exemplar_ids, len(cell.items))
+    return history.refresh(store, spec.run_id, spec.label, spec.as_dict(), base, total=cell.total,
+                           headline=cell.task.headline, with_summary=False)
 
 
 def solver_for(cell: PreparedCell) -> solvers.Solver:
@@ -227,6 +263,8 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
         row.idx = i  # dataset position, also when some items were left unasked
         if items[i].meta:  # level, subject, category: breakdowns from the store alone
             row.data["meta"] = dict(items[i].meta)
+        if cell.invocation is not None:  # which invocation (endpoint, version) judged it: runner.history
+            row.data["invocation"] = cell.invocation
     store.put_results(spec.run_id, rows)
     summary = summarize(rows, headline=task.headline)
     if task.summarize is not None:  # task-specific metrics (planning), beside the generic ones
@@ -244,8 +282,19 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
     if len(asked) < len(items):
         stopped = budget.exhausted if budget is not None and budget.exhausted else "not asked"
         summary.update(stopped=stopped, remaining=len(items) - len(asked))
-    info["summary"] = {k: v for k, v in summary.items() if k != "groups"}
-    store.put_run(spec.run_id, spec.label, spec.as_dict(), info)
+    from polaris.runner import history
+
+    # This invocation's items (what the command prints) and, in the store, the whole run's record.
+    summary["coverage"] = history.coverage(rows, cell.total, cell.limit)
+    summary["partial"] = summary["coverage"]["partial"]
+    if cell.invocation is not None:
+        store.end_invocation(cell.invocation, items_scored=summary["scored"], errors=summary["errors"],
+                             data={"requests_sent": stats.calls, "cached": stats.cached, "retries": retries,
+                                   **({"stopped": stopped} if stopped else {})})
+    info = history.refresh(store, spec.run_id, spec.label, spec.as_dict(), info, total=cell.total,
+                           headline=task.headline, summarize_task=task.summarize)
+    summary["run"] = {"items": info["coverage"]["items"], "partial": info["coverage"]["partial"],
+                      "endpoints": info["endpoints"]}
     return CellRun(spec, task, rows, summary, info, stats, stopped)
 
 
@@ -260,6 +309,7 @@ async def run_cell(
     concurrency: int = 32,
     on_progress: Progress | None = None,
     budget: Budget | None = None,
+    source: str = "run",
 ) -> CellRun:
     """Run (or, with backend=None, rescore from the store) one cell.
 
@@ -267,7 +317,7 @@ async def run_cell(
     (not an error), the remaining items are still served from the cache, and `CellRun.stopped` says
     why. Running the cell again picks up exactly the items left.
     """
-    cell = spec if isinstance(spec, PreparedCell) else prepare(spec, limit=limit, only=only)
+    cell = spec if isinstance(spec, PreparedCell) else prepare(spec, limit=limit, only=only, source=source)
     identity = identity if identity is not None else backend.identity()  # type: ignore[union-attr]
     info = open_cell(cell, store, identity)
     writer = StoreWriter(store.path).start() if backend is not None else None

@@ -45,6 +45,19 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE INDEX IF NOT EXISTS results_run_idx ON results (run, idx);
 """
 
+# Tables added after stores were first written: created when a store without them is opened for
+# writing (readers treat a missing table as empty). Each invocation that filled a run (polaris run,
+# an experiment grid, rescore, an import) is a row; runner/history.py rebuilds a run's manifest from them.
+ADDED_TABLES = {
+    "invocations": """
+CREATE TABLE IF NOT EXISTS invocations (
+  id INTEGER PRIMARY KEY, run TEXT NOT NULL, source TEXT NOT NULL, started REAL NOT NULL, finished REAL,
+  endpoint TEXT, item_limit INTEGER, items_asked INTEGER, items_scored INTEGER, errors INTEGER,
+  polaris_version TEXT, scorer_version TEXT, data TEXT);
+CREATE INDEX IF NOT EXISTS invocations_run ON invocations (run);
+""",
+}
+
 
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -73,6 +86,25 @@ class RunRow:
     manifest: dict[str, Any]
     created: float
     updated: float
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationRow:
+    """One invocation that filled a run (runner/history.py): where its answers came from and how much."""
+
+    id: int
+    run: str
+    source: str  # run | experiment | rescore | import | ...
+    started: float
+    finished: float | None  # None: still running, or killed
+    endpoint: str | None  # the server URL, or the in-process model (hf:<path>, lab:<weights>)
+    limit: int | None  # --limit (items per cell), None for the whole dataset
+    items_asked: int | None
+    items_scored: int | None
+    errors: int | None
+    polaris_version: str | None
+    scorer_version: str | None
+    data: dict[str, Any]  # backend identity, executor, host, requests, provenance of imports, ...
 
 
 @dataclass(slots=True)
@@ -140,8 +172,19 @@ class Store:
                 if mode != "wal":
                     raise PolarisError(f"cannot open store {self.path} in WAL mode (is it on a network filesystem?)")
                 self.db.execute("PRAGMA synchronous=NORMAL")
+                self._add_tables()
         except sqlite3.OperationalError as exc:
             raise PolarisError(f"cannot open store {self.path}: {exc}") from None
+
+    def _add_tables(self) -> None:
+        """Create the tables added since the store was made (nothing is written when they exist)."""
+        have = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = [sql for name, sql in ADDED_TABLES.items() if name not in have]
+        if missing:
+            self.db.executescript("BEGIN IMMEDIATE; " + "".join(missing) + " COMMIT;")
+
+    def _has(self, table: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone() is not None
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -256,6 +299,11 @@ class Store:
         rows = self.db.execute("SELECT key, value FROM meta WHERE key >= ? AND key < ?", (prefix, prefix + "\uffff"))
         return dict(rows.fetchall())
 
+    def answered(self, run: str) -> int:
+        """Requests answered under a run id (distinct request hashes with a successful call): work a
+        killed or stopped invocation did before it could store its item results."""
+        return self.db.execute("SELECT COUNT(DISTINCT hash) FROM calls WHERE run=? AND ok=1", (run,)).fetchone()[0]
+
     def usage(self, run: str) -> dict[str, int]:
         totals: dict[str, int] = {}
         for (blob,) in self.db.execute("SELECT usage FROM calls WHERE run=? AND usage IS NOT NULL", (run,)):
@@ -275,9 +323,49 @@ class Store:
                 (run_id, label, json.dumps(spec, sort_keys=True), json.dumps(manifest, sort_keys=True), now, now),
             )
 
+    def run(self, run_id: str) -> RunRow | None:
+        r = self.db.execute("SELECT id, label, spec, manifest, created, updated FROM runs WHERE id=?", (run_id,)).fetchone()
+        return RunRow(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5]) if r else None
+
     def runs(self) -> list[RunRow]:
         rows = self.db.execute("SELECT id, label, spec, manifest, created, updated FROM runs ORDER BY created")
         return [RunRow(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5]) for r in rows]
+
+    # -- invocations: the history of what filled each run -------------------------------------
+
+    def begin_invocation(self, run_id: str, *, source: str, endpoint: str | None = None, limit: int | None = None,
+                         items_asked: int | None = None, polaris_version: str | None = None,
+                         scorer_version: str | None = None, data: dict[str, Any] | None = None,
+                         started: float | None = None) -> int:
+        """Record that an invocation starts filling a run; returns its id (for `end_invocation` and
+        for the item results it judges, `results.data.invocation`)."""
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO invocations (run, source, started, endpoint, item_limit, items_asked, polaris_version,"
+                " scorer_version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, source, started if started is not None else time.time(), endpoint, limit, items_asked,
+                 polaris_version, scorer_version, json.dumps(data or {}, sort_keys=True, ensure_ascii=False)))
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def end_invocation(self, invocation: int, *, items_scored: int, errors: int,
+                       data: dict[str, Any] | None = None) -> None:
+        """Close an invocation with what it scored; `data` is merged into what `begin_invocation` kept."""
+        with self.transaction():
+            row = self.db.execute("SELECT data FROM invocations WHERE id=?", (invocation,)).fetchone()
+            merged = {**json.loads(row[0] or "{}"), **(data or {})} if row else dict(data or {})
+            self.db.execute("UPDATE invocations SET finished=?, items_scored=?, errors=?, data=? WHERE id=?",
+                            (time.time(), items_scored, errors, json.dumps(merged, sort_keys=True, ensure_ascii=False),
+                             invocation))
+
+    def invocations(self, run_id: str | None = None) -> list[InvocationRow]:
+        """The invocations of one run (or of all runs), oldest first; [] for a store made before them."""
+        if not self._has("invocations"):
+            return []
+        sql = ("SELECT id, run, source, started, finished, endpoint, item_limit, items_asked, items_scored, errors,"
+               " polaris_version, scorer_version, data FROM invocations")
+        rows = (self.db.execute(sql + " WHERE run=? ORDER BY id", (run_id,)) if run_id is not None
+                else self.db.execute(sql + " ORDER BY id"))
+        return [InvocationRow(*r[:12], json.loads(r[12] or "{}")) for r in rows]
 
     def put_results(self, run_id: str, results: Iterable[ResultRow]) -> None:
         with self.transaction():
