@@ -132,10 +132,13 @@ def run_cmd(
     options = BackendOptions(base_url=exp.base_url, concurrency=exp.concurrency, timeout=timeout,
                              max_attempts=max_attempts)
     if dry_run:
+        from polaris.experiments.power import contrast_power
+
         cells = prepare_cells(exp)
         with _existing_store(path) as db:
             est = estimate(exp, cells, db, options)
-        _print_estimate(exp, path, est, as_json, max_tokens, max_requests)
+            power = contrast_power(exp, cells, db)
+        _print_estimate(exp, path, est, as_json, max_tokens, max_requests, power)
         return
     budget = Budget(max_tokens=max_tokens, max_requests=max_requests)
     show = not no_progress and (not as_json or sys.stderr.isatty())
@@ -170,7 +173,7 @@ def run_cmd(
 
 
 def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tokens: Optional[int],
-                    max_requests: Optional[int]) -> None:
+                    max_requests: Optional[int], power: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
     total = {"cells": len(est), "requests": sum(e.requests for e in est), "samples": sum(e.samples for e in est),
              "prompt_tokens": sum(e.prompt_tokens for e in est),
              "completion_tokens": sum(e.completion_tokens for e in est)}
@@ -180,7 +183,8 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
               "completion_tokens": e.completion_tokens, "completion_source": e.completion_source} for e in est]
     doc = {"experiment": exp.name, "file": str(exp.path), "store": str(path), "dry_run": True, "cells": cells,
            "total": total, "note": "prompt tokens ~ chars/4 of the rendered prompts; completion tokens from stored"
-                                   " averages of similar cells, else max_tokens (an upper bound)"}
+                                   " averages of similar cells, else max_tokens (an upper bound)",
+           "contrasts": list(power)}
     if as_json:
         _dump(doc)
         return
@@ -210,6 +214,28 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
     if max_requests is not None and total["requests"] > max_requests:
         console.print(f"--max-requests {max_requests:,} is below the estimate: the run would stop early (resumable)",
                       highlight=False)
+    _print_power(console, power)
+
+
+def _print_power(console: Any, power: Any) -> None:
+    """The smallest difference each contrast can detect at the grid's size (experiments/power.py)."""
+    if not power:
+        return
+    from rich.table import Table
+
+    table = Table(title="Contrasts: minimum detectable difference (80% power, two-sided 5%), points",
+                  title_justify="left")
+    for col in ("contrast", "where", "items", "MDE at most", "MDE from stored cells", "stored items", "corr"):
+        table.add_column(col, justify="left" if col in ("contrast", "where") else "right")
+    for r in power:
+        prior = r["prior"] or {}
+        corr = prior.get("corr")
+        table.add_row(r["name"], r["where"], str(r["n"]), f"{100 * r['mde_bound']:.1f}",
+                      f"{100 * prior['mde']:.1f}" if prior else "-", str(prior.get("prior_items", "-")),
+                      "-" if corr is None else f"{corr:.2f}")
+    console.print(table)
+    console.print("MDE at most: any scores in [0, 1] (both at 50%, uncorrelated); from stored cells: their observed"
+                  " paired SE (correlation included) scaled to the grid's items.", style="dim", highlight=False)
 
 
 @experiment_app.command("status")

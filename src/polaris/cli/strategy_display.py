@@ -43,6 +43,31 @@ def curves_table(summaries: Sequence[dict[str, Any]]) -> None:
     if any("complex-top" in s.get("strategy", "") for s in sampled):
         console.print("complex-top-N cells: accuracy is the complexity vote; their maj@k row is the plain vote over"
                       " all samples, for comparison.", style="dim", highlight=False)
+    variance_table(sampled)
+
+
+def variance_table(summaries: Sequence[dict[str, Any]]) -> None:
+    """For K-sample cells: how much of the per-sample accuracy's interval comes from the items and how
+    much from sampling (analysis/variance.py), and what other K would give."""
+    rows = [s for s in summaries if s.get("variance")]
+    if not rows:
+        return
+    from rich.table import Table
+
+    table = Table(title="Where the interval comes from (per-sample accuracy, ±1.96·SE in points): items vs"
+                        " sampling", title_justify="left")
+    for col in ("cell", "K", "± total", "± items", "± sampling", "sampling share", "± at K=1", "± at K=∞"):
+        table.add_column(col, justify="left" if col == "cell" else "right")
+    for s in rows:
+        v = s["variance"]
+        half = lambda se: f"{196 * se:.1f}"  # noqa: E731
+        table.add_row(f"{s['model']} {s['task']} {s['prompt']} {s['strategy']}", str(v["samples_per_item"]),
+                      half(v["se"]), half(v["se_items"]), half(v["se_sampling"]), f"{100 * v['sampling_share']:.0f}%",
+                      half(v["se_at_k1"]), half(v["se_at_k_infinite"]))
+    console = wide_console(120)
+    console.print(table)
+    console.print("More samples per item shrink only the sampling part (K=∞ is the floor); more items shrink both.",
+                  style="dim", highlight=False)
 
 
 def tokens_line(s: dict[str, Any]) -> str:

@@ -176,13 +176,23 @@ def spent_total(usage: dict[str, int]) -> int:
     return usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
 
 
+def varying_axes(exp: Experiment) -> list[str]:
+    return [ax for ax in (*AXES, "draw") if len({c.coords[ax] for c in exp.cells}) > 1]
+
+
+def where(a: ExperimentCell, contrast: Any, varying: Sequence[str]) -> str:
+    """The coordinates a contrast's pair was taken at (the varying axes the contrast does not set)."""
+    return " ".join(f"s{a.seed}" if ax == "seed" else f"d{a.draw}" if ax == "draw" else str(a.coords[ax])
+                    for ax in varying if ax not in contrast.a and a.coords[ax] is not None)
+
+
 def contrast_rows(exp: Experiment, store: Store | None) -> list[dict[str, Any]]:
     """Every paired contrast the file asks for, on the items both cells have scored, Holm-corrected
     across all of them."""
     from polaris.analysis.compare import compare_rows
     from polaris.analysis.stats import with_holm
 
-    varying = [ax for ax in (*AXES, "draw") if len({c.coords[ax] for c in exp.cells}) > 1]
+    varying = varying_axes(exp)
     out: list[dict[str, Any]] = []
     cache: dict[str, Any] = {}
 
@@ -193,8 +203,7 @@ def contrast_rows(exp: Experiment, store: Store | None) -> list[dict[str, Any]]:
 
     for contrast in exp.contrasts:
         for a, b in exp.pairs(contrast):
-            fixed = " ".join(f"s{a.seed}" if ax == "seed" else f"d{a.draw}" if ax == "draw" else str(a.coords[ax])
-                             for ax in varying if ax not in contrast.a and a.coords[ax] is not None)
+            fixed = where(a, contrast, varying)
             res = compare_rows(results(a.spec.run_id), results(b.spec.run_id))
             out.append({"name": contrast.name, "where": fixed,
                         "a": a.spec.label, "b": b.spec.label, "a_run": a.spec.run_id, "b_run": b.spec.run_id,

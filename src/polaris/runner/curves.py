@@ -53,6 +53,11 @@ def sampling_summary(rows: Sequence[ResultRow], headline: str = "micro") -> dict
             else:
                 means[str(k)], cis[str(k)] = est[k].mean, [est[k].low, est[k].high]
         out[name], out[name + "_ci"] = means, cis
+    # How much of the interval is items and how much sampling (eval-arena's decomposition).
+    from polaris.analysis.variance import decompose
+
+    out["variance"] = decompose([[float(s["correct"]) for s in r.data["samples"]] for r in scored], groups,
+                                "macro" if macro else "micro")
     return out
 
 
