@@ -115,6 +115,10 @@ def run_cmd(
     max_attempts: int = typer.Option(8, min=1, help="Attempts per request before it counts as an error"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the tables"),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars"),
+    executor: str = typer.Option("local", help="local (this process) | ray (a Ray cluster; see docs/scale.md)"),
+    ray_address: Optional[str] = typer.Option(None, help="Ray cluster HOST:PORT (default: $RAY_ADDRESS, else a local Ray)"),
+    ray_workers: Optional[int] = typer.Option(None, min=1, help="Ray workers (actors) per model (default: one per GPU or CPU, no more than the work needs)"),
+    ray_shard_size: Optional[int] = typer.Option(None, min=1, help="Items per shard sent to a Ray worker (default: about four shards per worker)"),
 ) -> None:
     """Run every cell of an experiment file (resumable: finished samples are never asked again), then
     print the grid with CIs and the paired contrasts. Exit code 3: stopped at a budget cap; run the
@@ -140,12 +144,13 @@ def run_cmd(
             power = contrast_power(exp, cells, db)
         _print_estimate(exp, path, est, as_json, max_tokens, max_requests, power)
         return
+    grid_executor = _grid_executor(executor, ray_address, ray_workers, ray_shard_size)
     budget = Budget(max_tokens=max_tokens, max_requests=max_requests)
     show = not no_progress and (not as_json or sys.stderr.isatty())
     with progress(show) as bar:
         env = RunEnv(store=path, options=options, concurrency=exp.concurrency, limit=exp.limit, budget=budget,
                      progress=bar)
-        outcomes = asyncio.run(run_experiment(exp, env))
+        outcomes = asyncio.run(run_experiment(exp, env, grid_executor))
     cells = [o.cell for o in outcomes]
     db = Store(path)
     try:
@@ -170,6 +175,23 @@ def run_cmd(
               f" Everything finished is stored: run the same command again to continue (exit code {BUDGET_EXIT}).",
               file=sys.stderr)
         raise typer.Exit(BUDGET_EXIT)
+
+
+def _grid_executor(kind: str, address: Optional[str], workers: Optional[int], shard_size: Optional[int]) -> Any:
+    """None (the local executor) or the Ray one; Ray options without `--executor ray` are an error."""
+    from polaris.errors import PolarisError
+    from polaris.runner.executors import EXECUTORS, RayOptions
+
+    ray = RayOptions(address=address, workers=workers, shard_size=shard_size)
+    if kind == "local":
+        if ray != RayOptions():
+            raise PolarisError("--ray-address, --ray-workers and --ray-shard-size need --executor ray")
+        return None
+    if kind != "ray":
+        raise PolarisError(f"unknown --executor '{kind}' (choose from {', '.join(EXECUTORS)})")
+    from polaris.experiments.ray_grid import RayGridExecutor
+
+    return RayGridExecutor(ray)
 
 
 def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tokens: Optional[int],

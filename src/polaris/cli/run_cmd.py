@@ -203,8 +203,7 @@ def rescore(
                 continue
             # Each item is rescored under the backend identity that answered it (a run filled from
             # two endpoints keeps both sets of samples): one rescore invocation per identity.
-            stored = db.results(r.id)
-            for identity, ids in history.identities(stored, db.invocations(r.id)):
+            for identity, ids in history.identities(db, r.id):
                 res = asyncio.run(run_cell(spec, store=db, backend=None, identity=identity or r.manifest["backend"],
                                            only=ids, source="rescore"))
             # The run's summary over every stored item (the record's), as `polaris run` prints it.

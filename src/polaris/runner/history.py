@@ -6,7 +6,7 @@ driver, `polaris rescore`, an import from another harness. Each is a row of the 
 when it started and finished, the endpoint that answered, `--limit`, the items it asked and scored,
 the Polaris and scorer versions, and in `data` the backend identity, executor and host (an import
 puts its provenance there). Every item result names the invocation that last judged it
-(`results.data.invocation`), so the items of a run can be told apart by where they came from.
+(`Store.result_sources`), so the items of a run can be told apart by where they came from.
 
 After each invocation the run's manifest (`runs.manifest`) is rebuilt from the store
 (`refresh`): the cell's definition, the summary over *every* stored item, the coverage (partial or
@@ -74,25 +74,27 @@ def _inv_dict(inv: InvocationRow) -> dict[str, Any]:
             **{k: inv.data[k] for k in ("executor", "stopped", "requests_sent", "provenance") if k in inv.data}}
 
 
-def endpoints(rows: Sequence[ResultRow], invocations: Sequence[InvocationRow]) -> list[dict[str, Any]]:
+def endpoints(rows: Sequence[ResultRow], invocations: Sequence[InvocationRow],
+              sources: dict[str, int]) -> list[dict[str, Any]]:
     """Where the stored results came from: per endpoint, the items whose last judging invocation used
-    it (results stored before run histories existed are counted apart)."""
+    it (`sources`: item -> invocation; results stored before run histories existed are counted apart)."""
     by_id = {inv.id: inv for inv in invocations}
     counts: dict[str, int] = {}
     for r in rows:
-        inv = by_id.get(r.data.get("invocation"))  # type: ignore[arg-type]
+        inv = by_id.get(sources.get(r.item))  # type: ignore[arg-type]
         key = (inv.endpoint or "?") if inv is not None else BEFORE_HISTORY
         counts[key] = counts.get(key, 0) + 1
     return [{"endpoint": e, "items": n} for e, n in sorted(counts.items(), key=lambda kv: -kv[1])]
 
 
-def identities(rows: Sequence[ResultRow], invocations: Sequence[InvocationRow]) -> list[tuple[dict[str, Any] | None, set[str]]]:
-    """(backend identity, item ids) per invocation that judged stored items (None: stored before run
-    histories): what `polaris rescore` needs to find each item's samples under the right cache key."""
-    by_id = {inv.id: inv for inv in invocations}
+def identities(store: Store, run_id: str) -> list[tuple[dict[str, Any] | None, set[str]]]:
+    """(backend identity, item ids) per invocation that judged a run's stored items (None: stored before
+    run histories): what `polaris rescore` needs to find each item's samples under the right cache key."""
+    by_id = {inv.id: inv for inv in store.invocations(run_id)}
+    sources = store.result_sources(run_id)
     groups: dict[str, tuple[dict[str, Any] | None, set[str]]] = {}
-    for r in rows:
-        inv = by_id.get(r.data.get("invocation"))  # type: ignore[arg-type]
+    for r in store.results(run_id):
+        inv = by_id.get(sources.get(r.item))  # type: ignore[arg-type]
         ident = inv.data.get("backend") if inv is not None else None
         key = repr(sorted(ident.items())) if isinstance(ident, dict) else "-"
         groups.setdefault(key, (ident if isinstance(ident, dict) else None, set()))[1].add(r.item)
@@ -110,7 +112,7 @@ def refresh(store: Store, run_id: str, label: str, spec: dict[str, Any], base: d
     info = dict(base)
     info["dataset"] = {**(info.get("dataset") or {}), "items_run": len(rows)}
     info["coverage"] = coverage(rows, total)
-    info["endpoints"] = endpoints(rows, invs)
+    info["endpoints"] = endpoints(rows, invs, store.result_sources(run_id))
     info["invocations"] = [_inv_dict(inv) for inv in invs]
     if with_summary and rows:
         from polaris.runner.summary import summarize

@@ -263,9 +263,8 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
         row.idx = i  # dataset position, also when some items were left unasked
         if items[i].meta:  # level, subject, category: breakdowns from the store alone
             row.data["meta"] = dict(items[i].meta)
-        if cell.invocation is not None:  # which invocation (endpoint, version) judged it: runner.history
-            row.data["invocation"] = cell.invocation
-    store.put_results(spec.run_id, rows)
+    # Recorded with the invocation that judged them (endpoint, versions): runner.history.
+    store.put_results(spec.run_id, rows, invocation=cell.invocation)
     summary = summarize(rows, headline=task.headline)
     if task.summarize is not None:  # task-specific metrics (planning), beside the generic ones
         summary.update(task.summarize(rows))

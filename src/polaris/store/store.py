@@ -56,6 +56,11 @@ CREATE TABLE IF NOT EXISTS invocations (
   polaris_version TEXT, scorer_version TEXT, data TEXT);
 CREATE INDEX IF NOT EXISTS invocations_run ON invocations (run);
 """,
+    # Which invocation last judged each stored item result (so where its answers came from).
+    "result_sources": """
+CREATE TABLE IF NOT EXISTS result_sources (
+  run TEXT NOT NULL, item TEXT NOT NULL, invocation INTEGER NOT NULL, PRIMARY KEY (run, item)) WITHOUT ROWID;
+""",
 }
 
 
@@ -367,16 +372,28 @@ class Store:
                 else self.db.execute(sql + " ORDER BY id"))
         return [InvocationRow(*r[:12], json.loads(r[12] or "{}")) for r in rows]
 
-    def put_results(self, run_id: str, results: Iterable[ResultRow]) -> None:
+    def put_results(self, run_id: str, results: Iterable[ResultRow], invocation: int | None = None) -> None:
+        """Store item results (replacing earlier ones of the same items); with `invocation`, record that
+        it judged them (`result_sources`), in the same transaction."""
+        rows = list(results)
         with self.transaction():
             self.db.executemany(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (run_id, r.item, r.idx, r.group, r.correct, r.strict, int(r.extracted), r.error, r.answer,
                      r.gold, json.dumps(r.data, ensure_ascii=False))
-                    for r in results
+                    for r in rows
                 ],
             )
+            if invocation is not None:
+                self.db.executemany("INSERT OR REPLACE INTO result_sources VALUES (?, ?, ?)",
+                                    [(run_id, r.item, invocation) for r in rows])
+
+    def result_sources(self, run_id: str) -> dict[str, int]:
+        """item -> the invocation that last judged its stored result ({} for stores before run histories)."""
+        if not self._has("result_sources"):
+            return {}
+        return dict(self.db.execute("SELECT item, invocation FROM result_sources WHERE run=?", (run_id,)).fetchall())
 
     def results(self, run_id: str, items: Iterable[str] | None = None) -> list[ResultRow]:
         rows = self.db.execute(
