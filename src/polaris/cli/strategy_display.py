@@ -162,6 +162,14 @@ def _p(p: float | None) -> str:
     return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
 
 
+def _scored(s: dict[str, Any]) -> str:
+    """Items scored; "60 of 1319 (partial)" when the grid's `limit` covers part of the task."""
+    cov = s.get("coverage") or {}
+    if s.get("partial") and cov.get("of"):
+        return f"{s.get('scored')} of {cov['of']} (partial)"
+    return str(s.get("scored", "-"))
+
+
 def grid_table(rows: Sequence[dict[str, Any]], title: str) -> None:
     """One row per experiment cell: state, accuracy with CI, maj/pass at K, tokens."""
     from rich.table import Table
@@ -179,6 +187,6 @@ def grid_table(rows: Sequence[dict[str, Any]], title: str) -> None:
         strategy = r["strategy"] + (f" d{r['draw']}" if r.get("draw") is not None else "")
         base, norm = chance_text(s)
         table.add_row(r["model"], r["task"], r["prompt"], strategy, str(r["seed"]), r["state"],
-                      str(s.get("scored", "-")), ci_text(s) if s else "-", base, norm, passk,
+                      _scored(s), ci_text(s) if s else "-", base, norm, passk,
                       pct(s.get("extracted")) if s else "-", tokens_line(s) if s else "-")
     wide_console(150).print(table)

@@ -162,6 +162,11 @@ def grid_rows(exp: Experiment, cells: Sequence[PreparedCell], store: Store | Non
         results = store.results(cell.spec.run_id, items=[it.id for it in cell.items]) if store is not None else []
         state, scored, errors = cell_state(store, cell, results)
         summary = summarize(results, headline=cell.task.headline) if results else None
+        if summary is not None:  # a grid with `limit:` covers part of each task: said so, as everywhere
+            from polaris.runner.history import coverage
+
+            summary["coverage"] = coverage(results, cell.total, cell.limit)
+            summary["partial"] = summary["coverage"]["partial"]
         spent = store.usage(cell.spec.run_id) if store is not None else {}
         answered = min(store.answered(cell.spec.run_id), len(cell.items)) if store is not None else 0
         rows.append({**ec.coords, "label": cell.spec.label, "run_id": cell.spec.run_id, "state": state,
