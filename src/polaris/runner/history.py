@@ -26,6 +26,7 @@ from polaris import __version__
 from polaris.store.store import InvocationRow, ResultRow, Store
 
 BEFORE_HISTORY = "(stored before run histories)"
+CALL_FIGURES = ("requests_sent", "retries", "failed_requests", "cached")  # per invocation; summed per run
 
 
 def endpoint_of(identity: dict[str, Any]) -> str:
@@ -71,7 +72,7 @@ def _inv_dict(inv: InvocationRow) -> dict[str, Any]:
             "endpoint": inv.endpoint, "limit": inv.limit, "items_asked": inv.items_asked,
             "items_scored": inv.items_scored, "errors": inv.errors, "polaris_version": inv.polaris_version,
             "scorer_version": inv.scorer_version,
-            **{k: inv.data[k] for k in ("executor", "stopped", "requests_sent", "provenance") if k in inv.data}}
+            **{k: inv.data[k] for k in ("executor", "stopped", *CALL_FIGURES, "provenance") if k in inv.data}}
 
 
 def endpoints(rows: Sequence[ResultRow], invocations: Sequence[InvocationRow],
@@ -124,6 +125,10 @@ def refresh(store: Store, run_id: str, label: str, spec: dict[str, Any], base: d
                        strategy=base.get("strategy"), run_id=run_id, label=label,
                        tokens_spent=store.usage(run_id), partial=info["coverage"]["partial"],
                        coverage=info["coverage"])
+        # The calls of every invocation that filled the run (each invocation lists its own).
+        totals = {k: sum(int(inv.data.get(k) or 0) for inv in invs) for k in CALL_FIGURES}
+        sent = totals["requests_sent"]
+        summary.update(totals, retry_rate=round(totals["retries"] / sent, 4) if sent else 0.0)
         info["summary"] = {k: v for k, v in summary.items() if k != "groups"}
     elif not with_summary:
         old = store.run(run_id)

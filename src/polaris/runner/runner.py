@@ -289,7 +289,7 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
     if cell.invocation is not None:
         store.end_invocation(cell.invocation, items_scored=summary["scored"], errors=summary["errors"],
                              data={"requests_sent": stats.calls, "cached": stats.cached, "retries": retries,
-                                   **({"stopped": stopped} if stopped else {})})
+                                   "failed_requests": stats.failed, **({"stopped": stopped} if stopped else {})})
     info = history.refresh(store, spec.run_id, spec.label, spec.as_dict(), info, total=cell.total,
                            headline=task.headline, summarize_task=task.summarize)
     summary["run"] = {"items": info["coverage"]["items"], "partial": info["coverage"]["partial"],
