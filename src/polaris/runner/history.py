@@ -49,15 +49,19 @@ def begin(store: Store, run_id: str, identity: dict[str, Any], *, source: str, l
 
 def coverage(rows: Sequence[ResultRow], total: int | None, limit: int | None = None) -> dict[str, Any]:
     """How much of the task a set of item results covers: `partial` unless every item is scored."""
-    scored = sum(1 for r in rows if r.error is None)
-    errors = len(rows) - scored
-    out: dict[str, Any] = {"items": len(rows), "scored": scored, "errors": errors, "of": total,
+    return counted(len(rows), sum(1 for r in rows if r.error is None), total, limit)
+
+
+def counted(items: int, scored: int, total: int | None, limit: int | None = None) -> dict[str, Any]:
+    """`coverage` from counts: items with a result, items scored, items in the task."""
+    errors = items - scored
+    out: dict[str, Any] = {"items": items, "scored": scored, "errors": errors, "of": total,
                            "partial": total is None or scored < total}
     if limit is not None:
         out["limit"] = limit
     reasons = []
-    if total is not None and len(rows) < total:
-        reasons.append(f"{len(rows)} of {total} items" + (f" (--limit {limit})" if limit is not None else ""))
+    if total is not None and items < total:
+        reasons.append(f"{items} of {total} items" + (f" (--limit {limit})" if limit is not None else ""))
     if errors:
         reasons.append(f"{errors} item(s) failed")
     if total is None:
@@ -75,16 +79,16 @@ def _inv_dict(inv: InvocationRow) -> dict[str, Any]:
             **{k: inv.data[k] for k in ("executor", "stopped", *CALL_FIGURES, "provenance") if k in inv.data}}
 
 
-def endpoints(rows: Sequence[ResultRow], invocations: Sequence[InvocationRow],
-              sources: dict[str, int]) -> list[dict[str, Any]]:
+def endpoints(per_invocation: dict[int | None, int], invocations: Sequence[InvocationRow]) -> list[dict[str, Any]]:
     """Where the stored results came from: per endpoint, the items whose last judging invocation used
-    it (`sources`: item -> invocation; results stored before run histories existed are counted apart)."""
+    it (`per_invocation`: invocation -> items, `Store.result_counts`; results stored before run
+    histories existed are counted apart)."""
     by_id = {inv.id: inv for inv in invocations}
     counts: dict[str, int] = {}
-    for r in rows:
-        inv = by_id.get(sources.get(r.item))  # type: ignore[arg-type]
+    for invocation, n in per_invocation.items():
+        inv = by_id.get(invocation)  # type: ignore[arg-type]
         key = (inv.endpoint or "?") if inv is not None else BEFORE_HISTORY
-        counts[key] = counts.get(key, 0) + 1
+        counts[key] = counts.get(key, 0) + n
     return [{"endpoint": e, "items": n} for e, n in sorted(counts.items(), key=lambda kv: -kv[1])]
 
 
@@ -104,23 +108,29 @@ def identities(store: Store, run_id: str) -> list[tuple[dict[str, Any] | None, s
 
 def refresh(store: Store, run_id: str, label: str, spec: dict[str, Any], base: dict[str, Any], *,
             total: int | None, headline: str = "micro", summarize_task: Any = None,
-            with_summary: bool = True) -> dict[str, Any]:
+            with_summary: bool = True, judged: tuple[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Rebuild and store a run's manifest from the store: `base` (the cell's definition) plus the
     summary over every stored item, coverage, endpoints and invocations. With `with_summary=False`
-    (an invocation starting) the summary stored before is kept rather than recomputed."""
-    rows = store.results(run_id)
+    (an invocation starting) the summary stored before is kept rather than recomputed; `judged`
+    (items, their summary) is an invocation's own summary, reused when it judged every stored item."""
+    items, scored, per_invocation = store.result_counts(run_id)
     invs = store.invocations(run_id)
     info = dict(base)
-    info["dataset"] = {**(info.get("dataset") or {}), "items_run": len(rows)}
-    info["coverage"] = coverage(rows, total)
-    info["endpoints"] = endpoints(rows, invs, store.result_sources(run_id))
+    info["dataset"] = {**(info.get("dataset") or {}), "items_run": items}
+    info["coverage"] = counted(items, scored, total)
+    info["endpoints"] = endpoints(per_invocation, invs)
     info["invocations"] = [_inv_dict(inv) for inv in invs]
-    if with_summary and rows:
-        from polaris.runner.summary import summarize
+    if with_summary and items:
+        if judged is not None and judged[0] == items:
+            # This invocation judged every stored item: the same numbers, without its own figures.
+            summary = {k: v for k, v in judged[1].items() if k not in ("seconds", "stopped", "remaining", "run")}
+        else:
+            from polaris.runner.summary import summarize
 
-        summary = summarize(rows, headline=headline)
-        if summarize_task is not None:
-            summary.update(summarize_task(rows))
+            rows = store.results(run_id)
+            summary = summarize(rows, headline=headline)
+            if summarize_task is not None:
+                summary.update(summarize_task(rows))
         summary.update(model=base.get("model"), task=base.get("task"), prompt=base.get("prompt"),
                        strategy=base.get("strategy"), run_id=run_id, label=label,
                        tokens_spent=store.usage(run_id), partial=info["coverage"]["partial"],

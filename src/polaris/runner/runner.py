@@ -291,7 +291,7 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
                              data={"requests_sent": stats.calls, "cached": stats.cached, "retries": retries,
                                    "failed_requests": stats.failed, **({"stopped": stopped} if stopped else {})})
     info = history.refresh(store, spec.run_id, spec.label, spec.as_dict(), info, total=cell.total,
-                           headline=task.headline, summarize_task=task.summarize)
+                           headline=task.headline, summarize_task=task.summarize, judged=(len(rows), summary))
     summary["run"] = {"items": info["coverage"]["items"], "partial": info["coverage"]["partial"],
                       "endpoints": info["endpoints"]}
     return CellRun(spec, task, rows, summary, info, stats, stopped)

@@ -389,6 +389,18 @@ class Store:
                 self.db.executemany("INSERT OR REPLACE INTO result_sources VALUES (?, ?, ?)",
                                     [(run_id, r.item, invocation) for r in rows])
 
+    def result_counts(self, run_id: str) -> tuple[int, int, dict[int | None, int]]:
+        """(items stored, items scored, items per judging invocation: None for results stored before
+        run histories) of a run, counted without reading the results."""
+        items, scored = self.db.execute("SELECT COUNT(*), COALESCE(SUM(error IS NULL), 0) FROM results WHERE run=?",
+                                        (run_id,)).fetchone()
+        if not self._has("result_sources"):
+            return items, scored, ({None: items} if items else {})
+        per = self.db.execute(
+            "SELECT s.invocation, COUNT(*) FROM results r LEFT JOIN result_sources s ON s.run = r.run AND s.item = r.item"
+            " WHERE r.run=? GROUP BY s.invocation", (run_id,)).fetchall()
+        return items, scored, dict(per)
+
     def result_sources(self, run_id: str) -> dict[str, int]:
         """item -> the invocation that last judged its stored result ({} for stores before run histories)."""
         if not self._has("result_sources"):
