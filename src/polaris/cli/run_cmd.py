@@ -203,12 +203,14 @@ def rescore(
                 continue
             # Each item is rescored under the backend identity that answered it (a run filled from
             # two endpoints keeps both sets of samples): one rescore invocation per identity.
+            cached = 0
             for identity, ids in history.identities(db, r.id):
                 res = asyncio.run(run_cell(spec, store=db, backend=None, identity=identity or r.manifest["backend"],
                                            only=ids, source="rescore"))
-            # The run's summary over every stored item (the record's), as `polaris run` prints it.
-            summaries.append({"requests_sent": 0, "cached": res.summary.get("cached"),
-                              **res.manifest.get("summary", res.summary)})
+                cached += res.summary.get("cached") or 0
+            # The run's summary over every stored item (the record's), with this rescore's own calls: none.
+            summaries.append({**res.manifest.get("summary", res.summary), "requests_sent": 0, "retries": 0,
+                              "retry_rate": 0.0, "failed_requests": 0, "cached": cached})
     finally:
         db.close()
     if not summaries:
