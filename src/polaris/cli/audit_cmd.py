@@ -29,14 +29,14 @@ def _short(x: Any, width: int = 40) -> str:
 
 
 def _text(doc: dict[str, Any], show: int) -> None:
-    from polaris.cli.display import outcomes_text
+    from polaris.scoring.outcome import describe
 
     for a in doc["runs"]:
         r = a["rules"]
         _out(f"=== {a['label']} · run {a['run_id']} · {r['scored']} scored items ===")
         for note in a["notes"]:
             _out(f"note: {note}")
-        _out(f"outcomes: {outcomes_text(r['outcomes'])}")
+        _out(f"outcomes: {describe(r['outcomes'])}")
         _out(f"truncated {_pct(r['truncated_rate'])}, no answer {_pct(r['no_answer_rate'])} of scored items")
         _out(f"strict/flexible: {r['disagree']} items disagree (right only by the flexible answer: "
              f"{r['flexible_only_right']}, only by the strict one: {r['strict_only_right']})")

@@ -82,6 +82,8 @@ def results_table(summaries: Sequence[dict[str, Any]], title: str = "Results") -
     from rich.table import Table
     from rich.text import Text
 
+    from polaris.scoring.outcome import describe
+
     table = Table(title=title, title_justify="left")
     # The model and the accuracy never wrap (a cut model name is ambiguous); the rest may.
     for col, just in [("model", "left"), ("task", "left"), ("prompt", "left"), ("strategy", "left"), ("n", "right"),
@@ -94,16 +96,9 @@ def results_table(summaries: Sequence[dict[str, Any]], title: str = "Results") -
         table.add_row(*(Text(str(v)) for v in (
             s["model"], s["task"], s["prompt"], s["strategy"], s["n"], ci_text(s), pct(s.get("truncated_rate")),
             pct(s.get("no_answer_rate")), pct(s["strict_accuracy"]), pct(s["extracted"]), s.get("disagree", "-"),
-            s["errors"], s.get("requests_sent", "-"), outcomes_text(s.get("outcomes")))))
+            s["errors"], s.get("requests_sent", "-"), describe(s.get("outcomes")))))
     console(sys.stdout).print(table)
     planning_table(summaries)  # only prints for planning tasks
-
-
-def outcomes_text(tally: dict[str, int] | None) -> str:
-    """"50 correct · 40 wrong · 7 truncated": the outcomes a run's items had (zeros left out)."""
-    if not tally:
-        return "-"
-    return " · ".join(f"{n} {name}" for name, n in tally.items() if n) or "-"
 
 
 def console(file: Any) -> Any:

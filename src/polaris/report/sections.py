@@ -11,6 +11,7 @@ from typing import Any
 
 from polaris.report.collect import Cell
 from polaris.report.markup import Markup, ci, el, join, num, pct, pts, pval, run_link, table
+from polaris.scoring.outcome import describe
 
 
 def section(key: str, title: str, *body: Any) -> Markup:
@@ -148,12 +149,6 @@ def _errors(c: Cell) -> Markup | None:
                                        " next run)"), table(["error", "items"], rows))
 
 
-def _outcomes(tally: dict[str, int] | None) -> str:
-    if not tally:
-        return "-"
-    return " · ".join(f"{n} {name}" for name, n in tally.items() if n) or "-"
-
-
 def task_tables(cells: Sequence[Cell]) -> Markup | None:
     if not cells:
         return None
@@ -175,7 +170,7 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
             rows.append(({"data_run": c.id, "data_table": "tasks"}, [c.model, c.prompt, c.strategy, s["scored"], _acc(c),
                                               pct(s.get("truncated_rate")), pct(s.get("no_answer_rate")),
                                               pct(s["strict_accuracy"]), pct(s["extracted"]), s["disagree"],
-                                              s["errors"], kk, _outcomes(s.get("outcomes")), run_link(c.id)]))
+                                              s["errors"], kk, describe(s.get("outcomes")), run_link(c.id)]))
             extra += [x for x in (_breakdown(c), _errors(c)) if x is not None]
         body.append(el("h3", task))
         body.append(table(["model", "prompt", "strategy", "n", "accuracy % [95% CI]", "truncated %", "no answer %",

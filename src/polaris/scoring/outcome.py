@@ -104,6 +104,11 @@ def rates(tally: dict[str, int]) -> dict[str, float | None]:
             "no_answer_rate": sum(tally.get(o, 0) for o in NO_ANSWER) / scored}
 
 
+def describe(tally: dict[str, int] | None) -> str:
+    """"50 correct · 40 wrong · 7 truncated": the outcomes of a run's items, zeros left out."""
+    return " · ".join(f"{n} {name}" for name, n in (tally or {}).items() if n) or "-"
+
+
 def check(name: str) -> str:
     """`name` if it is an outcome, else a one-line error listing them (CLI and viewer filters)."""
     if name not in OUTCOMES:
