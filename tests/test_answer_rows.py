@@ -49,6 +49,7 @@ def test_row3_the_answer_segment_ends_where_the_model_starts_over():
     assert read_numeric(row).answer == "188"  # was 50, from the second attempt
     # Before any answer the trigger is where the reasoning starts, not a restart.
     assert read_numeric("Sure!\n\nLet's think step by step.\n3 + 4 = 7. The answer is 7.").answer == "7"
+    assert read_numeric("To answer this:\nLet's think step by step.\n3 + 4 = 7. The answer is 7.").answer == "7"
     restarted = "So the answer is (B).\n\nA: Let's think step by step.\nSo the answer is (C)."
     assert extract_choice(restarted, Item("m", "q", "(B)", choices=("a", "b", "c"))).answer == "(B)"
     assert answer_segment("x\\boxed{3}\nLet's think step by step. y") == "x\\boxed{3}\n"

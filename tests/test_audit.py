@@ -206,3 +206,25 @@ def test_viewer_filters_by_outcome(store):
         con.close()
     with pytest.raises(Exception, match="unknown outcome"):
         query.Filters(outcome="nope")
+
+
+def test_the_judge_reply_is_read_by_the_task_scorer():
+    from polaris.audit.judge_model import as_extraction, judge_prompt, parse_reading
+    from polaris.tasks.base import Item
+    from polaris.tasks.registry import get_task
+
+    assert parse_reading("The response settles on B.\nFINAL ANSWER: **(B)**") == ("answer", "(B)")
+    assert parse_reading("final answer: NONE") == ("none", None)
+    assert parse_reading("FINAL ANSWER: Hedged between (A) and (B)") == ("hedged", None)
+    assert parse_reading("42") == ("answer", "42")  # a bare short reply is its answer
+    assert parse_reading("I looked at it carefully and I think it is about the trains.\nNo idea.")[0] == "unreadable"
+    mc = get_task("bbh/snarks")
+    two = Item("s", "q", "(B)", choices=("x", "y"), group="snarks", meta={"kind": "choice"})
+    assert as_extraction(mc, two, "answer", "B").answer == "(B)"
+    assert as_extraction(mc, two, "answer", "(C)").flag == "invalid-option"
+    gsm = get_task("gsm8k")
+    assert as_extraction(gsm, Item("g", "q", "1200"), "answer", "$1,200").answer == "1200"
+    assert as_extraction(gsm, Item("g", "q", "1200"), "hedged", None).flag == "hedged"
+    long = "start " + "x" * 20000 + " The answer is 7."
+    text = judge_prompt("What is 3 + 4?", long, False).messages[0].content
+    assert "start" in text and "The answer is 7." in text and "characters omitted" in text and len(text) < 10000

@@ -30,9 +30,10 @@ def last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
 CONTINUATIONS = ("\n\nQuestion:", "\nQuestion:", "\n\nQ:", "\nQ:", "\n\nProblem:", "[STATEMENT]")
 # The reasoning trigger at the start of a line: where it follows an answer the model has started over.
 RESTART = re.compile(r"^[ \t*_]*(?:A:[ \t]*)?let[’']s think step by step", re.IGNORECASE | re.MULTILINE)
-# What an answer given before a restart looks like (any extractor's marker): without one, the trigger is
-# where the reasoning begins ("Sure!\n\nLet's think step by step."), not a second attempt.
-_ANSWERED = re.compile(r"answer|####|\\boxed|\\fbox", re.IGNORECASE)
+# An answer announced before a restart ("the answer is", "Answer:", "####", \boxed): without one, the
+# trigger is where the reasoning begins ("To answer this:\nLet's think step by step."), not a second attempt.
+_ANSWERED = re.compile(r"\banswer\b[*_]*(?:\s*\([^()\n]{0,40}\))?[*_]*\s*(?:is\b|was\b|:)|####|\\boxed|\\fbox",
+                       re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
