@@ -7,5 +7,6 @@
   gives; the audit compares that reading with the rules' answer, and `--score-with judge` stores a
   run scored by the judge's readings instead. Not to be confused with `runner/judge.py`, which turns
   a solver's outputs into item results (extraction and the vote).
-- `report.py`: the audit as one JSON-able document and as text tables.
+- `run.py`: per stored run, the rule audit and the judge's readings as one JSON-able document, and
+  the judge-scored run (`--score-with judge`). `cli/audit_cmd.py` prints it.
 """
