@@ -63,6 +63,8 @@ def test_row4_a_hedge_is_no_answer():
     assert BBHScorer().extract("So the answer is True or False.", bbh("bool", "True")).flag == "hedged"
     assert read_numeric("The answer is 5 or 6.").flag == "hedged"
     assert read_numeric("The answer is 18 dollars, or $18.").answer == "18"  # one value, two ways
+    assert read_numeric("The answer is 3 hours or 180 minutes.").answer == "3"  # a conversion, not a hedge
+    assert BBHScorer().extract("So the answer is 7 or 8.", bbh("number", "7")).flag == "hedged"
 
 
 def test_row5_an_option_outside_the_item_is_invalid_not_replaced():

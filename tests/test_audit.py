@@ -170,6 +170,13 @@ def test_score_with_judge_stores_a_run_marked_as_judged(store):
     finally:
         con.close()
     assert item["scored_with"]["model"] == "openai/judge" and item["outcome"] == "correct"
+    # The report lists it beside its source run, each with its outcomes.
+    out = path.parent / "report"
+    rep = polaris("report", "--out", str(out), "--store", str(path), env=env)
+    assert rep.returncode == 0, rep.stderr
+    html = (out / "index.html").read_text()
+    assert "greedy+judge:openai:judge" in html and "truncated %" in html
+    assert "2 correct · 1 wrong · 1 truncated · 1 hedged · 1 no-answer" in html
     # `polaris rescore` leaves the judge-scored run alone (its answers are not the rules').
     res = polaris("rescore", "--store", str(path), "--json", env=env)
     assert res.returncode == 0 and "scored by a judge" in res.stderr

@@ -54,6 +54,7 @@ _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 _EDGE_PUNCT = " \t.,;:!?\"'`*_"
 _ANCHORS_TRIED = 20
 _OR = re.compile(r"\bor\b", re.IGNORECASE)
+_NUMBER_OR = re.compile(r"(-?\d[\d,]*(?:\.\d+)?)\s*,?\s*or\s+(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
 # The label a response ends with, trailing punctuation and markdown aside.
 _LABEL_END = {
     kind: re.compile(r"\b(" + "|".join(sorted(labels, key=len, reverse=True)) + r")\b[\s.,;:!?\"'`*_)\]]*$",
@@ -143,8 +144,9 @@ def _hedged(kind: str, x: str) -> bool:
         return False
     if kind in LABELS:
         found = {m.group(1).casefold() for m in _LABEL_RE[kind].finditer(x)}
-    elif kind == "number":
-        found = {_number(m.group()) for m in _NUMBER.finditer(x)}
+    elif kind == "number":  # "7 or 8"; not "7 (or seven)", not "3 hours or 180 minutes"
+        pair = _NUMBER_OR.search(x)
+        found = {_number(pair.group(1)), _number(pair.group(2))} if pair else set()
     else:
         return False
     return len(found) > 1

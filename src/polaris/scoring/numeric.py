@@ -8,7 +8,8 @@ answer segment. A marker announces an answer when it is followed by "is", ":" or
 What the marker gives is read from its sentence:
 - the first number after it; "the answer is 30 + 20 = 50": the number after the last "=";
 - a malformed number ("#### 125,96", "1.2.3") is no answer, and the marker is not looked past;
-- two different numbers offered ("5 or 6") are a hedge: no answer (`Extraction.flag = "hedged"`).
+- two different numbers offered ("5 or 6", "$5, or $6") are a hedge: no answer (`Extraction.flag =
+  "hedged"`); "3 hours or 180 minutes" restates one answer and is read as 3.
 
 Strict: only "The answer is N", the sentence the prompts ask for, read by the same rules. Both work
 on the answer segment (after any thinking, before a recited next question or a restart), use only
@@ -44,7 +45,8 @@ _SENTENCE_END = re.compile(r"[.!?;](?:\s|$)|\n")
 _BLANK_REST = re.compile(r"[ \t*_:]*\n\s*")  # "Answer:" alone on its line: the answer is on the next one
 # "30 + 20 = 50" right after the first number: the equation's result is the answer.
 _EQUATION = re.compile(r"(?:\s*[-+*/\u00d7\u00f7^x]\s*\(?\s*\$?\d[\d,]*(?:\.\d+)?\s*\)?)+\s*=\s*")
-_HEDGE = re.compile(r"\bor\b[^\d\n.;]{0,24}?(?=[-\u2212$\d])", re.IGNORECASE)
+# "5 or 6" offers two answers; "3 hours or 180 minutes" converts one (words between: no hedge).
+_HEDGE = re.compile(r"\s*,?\s*or\s+(?:maybe\s+|perhaps\s+|possibly\s+)?(?=[-\u2212$\d])", re.IGNORECASE)
 _MAX_DIGITS = 60  # no huge Decimal conversions on hostile text
 
 
@@ -95,7 +97,7 @@ def read_after(seg: str, start: int) -> tuple[str | None, str | None]:
     value = _token(first.group())
     if value is None:
         return None, "malformed"
-    alt = _HEDGE.search(seg, at, end)
+    alt = _HEDGE.match(seg, at, end)
     if alt is not None:
         other = _TOKEN.match(seg, alt.end(), end)
         if other is not None and _token(other.group()) not in (None, value):
