@@ -46,7 +46,9 @@ def test_a_later_limited_run_against_another_endpoint_adds_to_the_history(tmp_pa
     first, second = m["invocations"]
     assert (first["endpoint"], first["limit"], first["items_asked"], first["items_scored"]) == (a.base_url, None, N, N)
     assert (second["endpoint"], second["limit"], second["items_asked"], second["items_scored"]) == (b.base_url, 5, 5, 5)
-    assert second["source"] == "run" and second["polaris_version"] and second["scorer_version"] == "numeric-1"
+    from polaris.scoring.numeric import VERSION
+
+    assert second["source"] == "run" and second["polaris_version"] and second["scorer_version"] == VERSION
     assert first["finished"] <= second["started"]
     # Rescoring finds every item's samples under the endpoint that answered it: nothing turns into an error.
     rescored = json.loads(polaris("rescore", "--store", str(store), "--json", env=env, check=True).stdout)["results"][0]
