@@ -215,7 +215,7 @@ class Phrasebook:
                 pos = _token_at(spans, spans[end][0] + nxt.end())
                 continue
             if toks[end] in _COMMENT_WORDS or not re.match(r"[a-z0-9]", toks[end]) or _DANGLING.match(rest):
-                note = rest.strip()
+                note = rest.strip() if re.search(r"\w", rest) else ""
                 break
             detail = f"'{text[: spans[end - 1][1]]}' is followed by '{rest.strip()}', which is not commentary"
             return LineRead((ParseIssue("unreadable-action", lineno, raw, detail),))
@@ -259,6 +259,10 @@ class Phrasebook:
             if bare is not None and bare.kind == "obj":
                 return Action(exact, (obj, bare.name)), bare.end  # type: ignore[arg-type]
         end = j + (len(place.group(0).split()) if place else 0)
+        if ARITY.get(exact or "", 1) == 2 or conn is not None and place is None:
+            later = next((m for m in (self.mention(toks, x) for x in range(j, len(toks))) if m and m.kind == "obj"), None)
+            if later is not None:  # "stack X under Y": two blocks, but not in a phrasing of the action
+                return f"unreadable-action: '{' '.join(toks[j:later.end])}' is not how '{verb}' names a second object", len(toks)
         if family is None:  # an obfuscated verb is its action
             if ARITY[exact] != 1:  # type: ignore[index]
                 return f"wrong-arity: '{verb}' takes 2 object(s), found 1", len(toks)
