@@ -172,6 +172,13 @@ class Phrasebook:
 
     def read_line(self, content: str, lineno: int, raw: str) -> LineRead | None:
         """The actions a line states, or None when it is prose (no verb of the rendering, no PDDL)."""
+        got = _memo(self, content)
+        if got is None or not any(isinstance(i, ParseIssue) for i in got.items):
+            return got
+        items = tuple(ParseIssue(i.kind, lineno, raw, i.detail) if isinstance(i, ParseIssue) else i for i in got.items)
+        return LineRead(items, got.note, got.retracted)
+
+    def _read(self, content: str, lineno: int = 0, raw: str = "") -> LineRead | None:
         text = _strip_label(content, self)
         call = self.call_re.match(text)
         if call:  # unstack(a, b)
@@ -184,7 +191,7 @@ class Phrasebook:
         if retracted:  # "stack X on Y is not possible, so put down X": the first action is not a step
             then = _SO.search(retracted.group("rest"))
             rest = _strip_label(retracted.group("rest")[then.end():], self) if then else ""
-            again = self.read_line(rest, lineno, raw) if rest and self.verb_re.match(rest) else None
+            again = self._read(rest, lineno, raw) if rest and self.verb_re.match(rest) else None
             note = "retracted: " + text if again is None else f"retracted: {retracted.group('act')}; " + again.note
             return LineRead(again.items if again else (), note.strip("; "), retracted=True)
         toks, spans = _tokens(text)
@@ -357,6 +364,12 @@ def _strip_label(text: str, book: Phrasebook) -> str:
         if book.verb_re.match(rest) or rest.startswith("("):
             return rest
     return text
+
+
+@lru_cache(maxsize=65536)
+def _memo(book: Phrasebook, content: str) -> LineRead | None:
+    # The same lines recur across the responses of a run ("put down the red block"); reading is pure.
+    return book._read(content)
 
 
 @lru_cache(maxsize=256)

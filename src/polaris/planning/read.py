@@ -94,6 +94,7 @@ class _Line:
     number: int | None = None
     listed: bool = False
     read: LineRead | None = None
+    verb: bool = False  # starts with a verb of the rendering (an action cut short reads as prose)
 
 
 @dataclass
@@ -199,7 +200,7 @@ def _lines(text: str, rendering: Rendering, objects: tuple[str, ...]) -> list[_L
         elif heading or content.endswith(":"):
             out.append(_Line(n, stripped, "heading", indent))
         else:
-            out.append(_Line(n, stripped, "prose", indent, number, listed))
+            out.append(_Line(n, stripped, "prose", indent, number, listed, verb=bool(book.verb_re.match(content))))
     return out
 
 
@@ -211,7 +212,7 @@ def _blocks(recs: list[_Line]) -> tuple[list[_Block], int]:
     fenced = False
     blocks: list[_Block] = []
     cur: _Block | None = None
-    pending = False
+    pending: str | bool = False  # since the last action: "prose", or "heading" (also ends indented runs)
     for k, r in enumerate(recs):
         if r.kind in ("start", "end", "fence", "statement"):
             cur, pending = None, False
@@ -222,7 +223,7 @@ def _blocks(recs: list[_Line]) -> tuple[list[_Block], int]:
             continue
         if r.kind == "blank":
             continue
-        under = cur is not None and cur.listed and r.indent > cur.indent and not pending
+        under = cur is not None and cur.listed and r.indent > cur.indent and pending != "heading"
         if r.kind == "action":
             if under and r.number is None:
                 cur.subs.append(k)  # type: ignore[union-attr]
@@ -249,7 +250,7 @@ def _blocks(recs: list[_Line]) -> tuple[list[_Block], int]:
                 cur.subs.append(k)
                 cur.last = k
             elif not (marked or fenced):
-                pending = True
+                pending = "heading" if r.kind in ("heading", "wrapper") else pending or "prose"
     return blocks, len(recs)
 
 
@@ -266,7 +267,9 @@ def _choose(blocks: list[_Block], recs: list[_Line], stop: int) -> tuple[_Block 
     if len(pool) > 1:
         tail = [r for r in recs[chosen.last + 1:stop] if r.kind not in ("blank", "end", "fence")]
         mine = plans[-1]
-        if not tail and isinstance(mine[-1], ParseIssue) and plans[-2][: len(mine) - 1] == mine[:-1]:
+        cut = (not tail and isinstance(mine[-1], ParseIssue)) or (len(tail) == 1 and tail[0].verb and stop == len(recs))
+        done = mine[:-1] if isinstance(mine[-1], ParseIssue) else mine
+        if cut and len(done) < len(plans[-2]) and plans[-2][: len(done)] == done:
             chosen, plans = pool[-2], plans[:-1]  # a restatement cut off by the end of the text
     distinct = {tuple(str(i) if isinstance(i, Action) else i.kind for i in p) for p in plans}
     if len(distinct) > 1:

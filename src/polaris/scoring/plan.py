@@ -12,8 +12,8 @@ as `? <kind>: <the line>` (kind: ambiguous-plan, unreadable-action, unparseable,
 unknown-object, wrong-arity). So the stored answer is readable, equal plans vote together, and
 scoring only needs the answer: it decodes the lines back into actions and issues and validates them.
 A response with no plan is not extracted (failure kind `no-plan`); the strict reading counts as
-extracted only when it read at least one action, so a response in which neither reading found a
-plan is not a strict/flexible disagreement.
+extracted only when a line of its segment is an action (possibly a faulty one), so a response in
+which neither reading found a plan is not a strict/flexible disagreement.
 """
 
 from __future__ import annotations
@@ -97,7 +97,10 @@ class PlanScorer:
 
     def extract(self, text: str, item: Item) -> Extraction:
         r = self.reading(text, item)
-        return Extraction(encode(r.flexible.items) or None, encode(r.strict.items) if r.strict.actions else None)
+        # The strict reading found a plan when some line of its segment is an action, even a faulty one
+        # ("pick up the purple block"); lines that are not actions at all (prose) are no plan.
+        strict_found = any(not isinstance(i, ParseIssue) or i.kind != "unparseable" for i in r.strict.items)
+        return Extraction(encode(r.flexible.items) or None, encode(r.strict.items) if strict_found else None)
 
     def verdict(self, answer: str, item: Item):
         return validate(self.problem(item), decode(answer))
