@@ -142,10 +142,12 @@ def test_lines_that_look_like_actions_are_reported_in_place(line, kind):
 
 def test_prose_with_action_words_is_not_an_action():
     text = "Put simply, the tower must be rebuilt.\nStack the red block on the blue block? No, it is not clear.\n" + \
-           "\n".join(bw(a) for a in PLAN)
+           "\n".join(bw(a) for a in PLAN) + "\nNote: stack the red block last, whatever happens."
     reading = read_plan(text, "blocksworld", PROBLEM)
     assert list(reading.flexible.items) == PLAN
-    assert [line.how for line in reading.lines[:2]] == ["prose", "prose"]
+    assert [line.how for line in reading.lines[:2]] == ["prose", "prose"] and reading.lines[-1].how == "prose"
+    # "Plan:", "Step 2:", "Final answer:" are labels before an action; "Note:" is not.
+    assert list(read_plan("Final answer: " + bw(PLAN[0]), "blocksworld", PROBLEM).flexible.items) == PLAN[:1]
 
 
 def test_an_action_ruled_out_in_its_own_line_is_not_a_step():

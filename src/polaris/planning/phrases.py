@@ -69,8 +69,10 @@ _RETRACTED = re.compile(
     r"^(?P<act>[^,;:(]+?)\s+(?:is|was|would be|will be)\s+(?:not|no longer|unnecessary|impossible|incorrect|wrong|"
     r"invalid|redundant)\b(?P<rest>.*)$"
 )
+_RELATIVE = re.compile(r"\b(?:that|which|who|whose|where|when|since|because|as|if|while)\b")  # "X that is not ..."
 _SO = re.compile(r"\b(?:so|instead|therefore|hence)\b\s*[,:]?\s*(?:(?:we|i|you)\s+(?:will|need to|should|must|can)\s+)?")
 _DANGLING = re.compile(r"^(?:and|then|and then|so)\s*[,.:]*\s*$")
+_PLAN_LABEL = re.compile(r"\b(?:plan|steps?|actions?|answer|moves?|solution|sequence|final|order|next|then|\d+)\b")
 _PDDL_GROUP = re.compile(r"\(([^()]*)\)")
 WRAPPER = re.compile(r"^\(?\s*:?\s*(?:plan|solution|actions?)?\s*[:(]?\s*$|^\)+\s*[.,;]?$")
 
@@ -188,7 +190,7 @@ class Phrasebook:
         if self.verb_re.match(text) is None:
             return None
         retracted = _RETRACTED.match(text)
-        if retracted:  # "stack X on Y is not possible, so put down X": the first action is not a step
+        if retracted and not _RELATIVE.search(retracted.group("act")):  # "stack X on Y is not possible, so put down X": the first action is not a step
             then = _SO.search(retracted.group("rest"))
             rest = _strip_label(retracted.group("rest")[then.end():], self) if then else ""
             again = self._read(rest, lineno, raw) if rest and self.verb_re.match(rest) else None
@@ -197,7 +199,7 @@ class Phrasebook:
         toks, spans = _tokens(text)
         if not any(t in self.object_words or "_" in t for t in toks[1:]):
             return None  # "Put simply, ...", "Take note": a verb, but nothing to act on
-        if "?" in toks:
+        if text.rstrip().endswith("?"):
             return None  # a question about an action is reasoning, not a step
         items: list[Action | ParseIssue] = []
         pos, prev, note = 0, None, ""
@@ -216,6 +218,8 @@ class Phrasebook:
             if end >= len(toks):
                 break
             rest = text[spans[end][0]:]
+            if rest.startswith("?"):
+                return None  # "Stack X on Y? No, ...": weighing an action, not a step
             nxt = _NEXT.match(rest)
             after = rest[nxt.end():] if nxt else rest
             if nxt and nxt.end() and self.verb_re.match(after):
@@ -359,7 +363,7 @@ def _strip_label(text: str, book: Phrasebook) -> str:
     if book.verb_re.match(text) or text.startswith("("):
         return text
     colon = text.find(":", 0, 60)
-    if colon > 0 and len(text[:colon].split()) <= 6:
+    if colon > 0 and len(text[:colon].split()) <= 6 and _PLAN_LABEL.search(text[:colon]):
         rest = text[colon + 1:].strip()
         if book.verb_re.match(rest) or rest.startswith("("):
             return rest
