@@ -135,7 +135,7 @@ def _segments(text: str):
             yield n, raw[pos:], None
 
 
-def _cells(stripped: str) -> tuple[str, int | None] | None:
+def _cells(stripped: str) -> tuple[str, int | None]:
     """A Markdown table row: its first cell that is not a step number (the action), and the number."""
     cells = [c.strip() for c in stripped.strip().strip("|").split("|")]
     if all(re.fullmatch(r":?-*:?", c) for c in cells):
@@ -149,7 +149,7 @@ def _content(stripped: str) -> tuple[str, int | None, bool, bool]:
     """(content, list number, listed, markdown heading): the line without markers and emphasis."""
     s, number, listed, heading = stripped, None, False, False
     if s.startswith("|") and s.count("|") >= 2:
-        s, number = _cells(s)  # type: ignore[misc]
+        s, number = _cells(s)
         listed = number is not None
     for _ in range(3):
         m = _MARKER.match(s)
