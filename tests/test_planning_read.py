@@ -184,3 +184,19 @@ def test_hostile_text_never_raises(text):
     for rendering in ("blocksworld", "mystery", "pddl"):
         reading = read_plan(text, get_rendering(rendering), PROBLEM)
         validate(PROBLEM, reading.flexible)
+
+
+def test_a_plan_running_into_a_cut_at_the_token_limit_is_truncated_not_wrong():
+    from polaris.scoring.outcome import settle
+    from polaris.scoring.plan import PlanScorer, problem_to_meta
+    from polaris.tasks.base import Item
+
+    item = Item("p", "", "\n".join(map(str, PLAN)), meta={"problem": problem_to_meta(PROBLEM), "optimal_length": len(PLAN)})
+    scorer = PlanScorer("blocksworld")
+    lines = "\n".join(f"{i}. {bw(a)}" for i, a in enumerate(PLAN, 1))
+    cut = scorer.extract(lines, item)
+    assert cut.fallback and settle(cut, "length").answer is None and settle(cut, "stop").answer == cut.answer
+    for finished in (f"[PLAN]\n{lines}\n[PLAN END]", f"{lines}\n\nThis reaches the goal."):
+        done = scorer.extract(finished, item)
+        assert not done.fallback and settle(done, "length").answer == done.answer
+        assert scorer.score(done.answer, item) == 1.0

@@ -79,6 +79,7 @@ class PlanReading:
     lines: tuple[LineReading, ...]
     statements: int  # plan statements found (a restated plan counts twice)
     chosen: tuple[int, int] | None  # first and last line of the statement read
+    open_ended: bool = False  # the plan runs to the end of the text: cut there, if the response was cut
 
     @property
     def found(self) -> bool:
@@ -324,4 +325,5 @@ def read_plan(text: str, rendering: str | Rendering = "blocksworld", problem: Pr
         read = rec.read
         out.append(LineReading(rec.line, rec.text, how, read.items if read else (), read.note if read else ""))
     where = (recs[chosen.first].line, recs[chosen.last].line) if chosen else None
-    return PlanReading(ParsedPlan(items), strict, tuple(out), sum(1 for b in blocks if b.lines), where)
+    open_ended = chosen is not None and all(r.kind == "blank" for r in recs[chosen.last + 1:])
+    return PlanReading(ParsedPlan(items), strict, tuple(out), sum(1 for b in blocks if b.lines), where, open_ended)

@@ -11,6 +11,8 @@ with Blocksworld's names, `(unstack a b)`, whatever the rendering, or a line tha
 as `? <kind>: <the line>` (kind: ambiguous-plan, unreadable-action, unparseable, unknown-action,
 unknown-object, wrong-arity). So the stored answer is readable, equal plans vote together, and
 scoring only needs the answer: it decodes the lines back into actions and issues and validates them.
+A plan that runs to the end of the text is a fallback answer: if the response was cut at the token
+limit, it is where the cut fell and the item is `truncated` (scoring/outcome.py), not a wrong plan.
 A response with no plan is not extracted (failure kind `no-plan`); the strict reading counts as
 extracted only when a line of its segment is an action (possibly a faulty one), so a response in
 which neither reading found a plan is not a strict/flexible disagreement.
@@ -100,7 +102,10 @@ class PlanScorer:
         # The strict reading found a plan when some line of its segment is an action, even a faulty one
         # ("pick up the purple block"); lines that are not actions at all (prose) are no plan.
         strict_found = any(not isinstance(i, ParseIssue) or i.kind != "unparseable" for i in r.strict.items)
-        return Extraction(encode(r.flexible.items) or None, encode(r.strict.items) if strict_found else None)
+        # A plan that runs into the end of the text is where a response cut at the token limit stopped
+        # (`fallback`: such a response is "truncated", scoring/outcome.py), not a plan it finished.
+        return Extraction(encode(r.flexible.items) or None, encode(r.strict.items) if strict_found else None,
+                          fallback=r.open_ended)
 
     def verdict(self, answer: str, item: Item):
         return validate(self.problem(item), decode(answer))
