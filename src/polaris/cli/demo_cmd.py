@@ -15,6 +15,7 @@ from polaris.cli import app
 
 @app.command()
 def demo(
+    variant: Optional[str] = typer.Argument(None, help="compute: accuracy against thinking tokens per model size (docs/compute.md)"),
     out: Path = typer.Option(Path("polaris-demo"), "--out", "-o",
                              help="Directory for the store, the report and demo.json"),
     store: Optional[Path] = typer.Option(None, help="SQLite store (default: OUT/polaris.db)"),
@@ -25,10 +26,19 @@ def demo(
     """Offline, in about a minute: evaluate the shipped ladder of tiny transformers on 3-digit addition,
     answering directly and with a scratchpad; analyse how exact match and continuous metrics scale
     (fits, emergence verdicts, metric sensitivity); write the HTML report. Cached: a second run
-    reuses the store and calls no model."""
+    reuses the store and calls no model. `polaris demo compute`: the same ladder with its scratchpad cut at
+    0, 12 and 24 thinking tokens and the answer forced, against the whole scratchpad, direct answers and a
+    response cut at 24 tokens: accuracy against thinking tokens per size, with truncation (docs/compute.md)."""
+    show = not no_progress and (not as_json or sys.stderr.isatty())
+    if variant is not None:
+        if variant != "compute":
+            from polaris.errors import PolarisError
+
+            raise PolarisError(f"unknown demo '{variant}' (polaris demo, or polaris demo compute)")
+        _compute(out, store, as_json, show)
+        return
     from polaris.lab.demo import document, run_demo
 
-    show = not no_progress and (not as_json or sys.stderr.isatty())
     result = run_demo(out, store, show_progress=show)
     doc = document(result)
     (result.out / "demo.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
@@ -46,5 +56,29 @@ def demo(
     print(textwrap.fill(
         f"Report: {result.report.resolve()} (open it in a browser; sections: {', '.join(result.report_sections)}). "
         f"Store: {result.store}, {len(result.summaries)} cells; {sent}. Took {t['total']:.0f} s (evaluation "
+        f"{t['evaluate']:.0f} s, analysis {t['analyse']:.0f} s, report {t['report']:.0f} s).", width,
+        break_on_hyphens=False, break_long_words=False))
+
+
+def _compute(out: Path, store: Optional[Path], as_json: bool, show: bool) -> None:
+    from polaris.lab.demo_compute import document, run_compute_demo
+
+    result = run_compute_demo(out, store, show_progress=show)
+    doc = document(result)
+    (result.out / "compute.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    if as_json:
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    width = 100
+    print()
+    for line in result.lines:
+        print(textwrap.fill(line, width, break_on_hyphens=False, break_long_words=False))
+        print()
+    sent = f"{result.calls:,} model calls this run" if result.calls else "no model called: every answer came from it"
+    t = result.seconds
+    print(textwrap.fill(
+        f"Report: {result.report.resolve()} (section Compute: accuracy and truncation against thinking tokens). "
+        f"Store: {result.store}, {result.cells} cells; {sent}. Took {t['total']:.0f} s (evaluation "
         f"{t['evaluate']:.0f} s, analysis {t['analyse']:.0f} s, report {t['report']:.0f} s).", width,
         break_on_hyphens=False, break_long_words=False))

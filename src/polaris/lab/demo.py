@@ -124,7 +124,9 @@ def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True
             raise PolarisError(f"{failed} item(s) failed; they are stored as errors and asked again by the next "
                                "`polaris demo`")
         say("analysing: fits, held-out extrapolation, verdicts, metric sensitivity")
-        studies = {t: scaling_study(db, t, metrics=METRICS) for t in tasks}
+        # Only the demo's own cells (a shared store may also hold `polaris demo compute`'s budgeted ones).
+        strategy = cells[0].spec.strategy
+        studies = {t: scaling_study(db, t, metrics=METRICS, strategy=strategy) for t in tasks}
     finally:
         db.close()
     found = {t: findings(studies[t], models) for t in tasks}
