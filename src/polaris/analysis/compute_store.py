@@ -70,18 +70,23 @@ def store_study(store: Any, cells: Sequence[Any] | None = None, *, tasks: Sequen
 
 
 def has_compute_factors(cells: Sequence[Any]) -> bool:
-    """Does the store hold a compute study: a model x task whose cells differ in effort, thinking
-    budget or max tokens, or a cell with a thinking budget or effort (the report's section shows then)."""
-    levels: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
+    """Does the store hold a compute study (the report's section shows then): a cell with a reasoning
+    effort or a thinking budget, or cells of one model, task and prompt format with different response
+    limits (a format's default limit counts as no limit set)."""
+    from polaris.runner.cell import default_max_tokens
+
+    limits: dict[tuple[Any, ...], set[Any]] = {}
     for c in cells:
         spec = c.run.spec
         if spec.get("scoring") == "loglik":
             continue
         if spec.get("reasoning_effort") or spec.get("thinking_budget") is not None:
             return True
-        levels.setdefault((spec.get("model"), spec.get("task")), set()).add(
-            (spec.get("reasoning_effort"), spec.get("thinking_budget"), spec.get("max_tokens")))
-    return any(len(v) > 1 for v in levels.values())
+        prompt = str(spec.get("prompt"))
+        limit = spec.get("max_tokens")
+        limits.setdefault((spec.get("model"), spec.get("task"), prompt), set()).add(
+            None if limit == default_max_tokens(prompt) else limit)
+    return any(len(v) > 1 for v in limits.values())
 
 
 def size_group() -> Callable[[str], str]:

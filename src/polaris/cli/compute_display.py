@@ -41,7 +41,7 @@ def compute_table(summaries: Sequence[dict[str, Any]]) -> None:
         cost = s.get("cost")
         table.add_row(f"{s['model']} {s['task']} {s['prompt']} {s['strategy']}", _n(per["prompt"]),
                       est + _n(per["completion"]), rest + _n(per["reasoning"]), rest + _n(per["answer"]),
-                      pct(c["truncation_rate"]), str(c.get("forced", 0)), _n(per["latency"], 2),
+                      pct(c["truncation_rate"]), str(c.get("forced", 0)), _n((s.get("latency") or {}).get("per_item"), 2),
                       f"{usd(cost['usd'])} ({usd(cost['per_item'])}/item)" if cost else "-")
     wide_console(140).print(table)
 

@@ -22,6 +22,7 @@ def demo(
     as_json: bool = typer.Option(False, "--json",
                                  help="Print one JSON document with the key numbers, verdicts and report path"),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar"),
+    model: list[str] = typer.Option([], "--model", "-m", help="demo compute: only these ladder models (repeatable; default: all 18)"),
 ) -> None:
     """Offline, in about a minute: evaluate the shipped ladder of tiny transformers on 3-digit addition,
     answering directly and with a scratchpad; analyse how exact match and continuous metrics scale
@@ -35,8 +36,12 @@ def demo(
             from polaris.errors import PolarisError
 
             raise PolarisError(f"unknown demo '{variant}' (polaris demo, or polaris demo compute)")
-        _compute(out, store, as_json, show)
+        _compute(out, store, as_json, show, model)
         return
+    if model:
+        from polaris.errors import PolarisError
+
+        raise PolarisError("--model is for `polaris demo compute`; `polaris demo` evaluates the whole ladder")
     from polaris.lab.demo import document, run_demo
 
     result = run_demo(out, store, show_progress=show)
@@ -60,10 +65,10 @@ def demo(
         break_on_hyphens=False, break_long_words=False))
 
 
-def _compute(out: Path, store: Optional[Path], as_json: bool, show: bool) -> None:
+def _compute(out: Path, store: Optional[Path], as_json: bool, show: bool, models: list[str]) -> None:
     from polaris.lab.demo_compute import document, run_compute_demo
 
-    result = run_compute_demo(out, store, show_progress=show)
+    result = run_compute_demo(out, store, show_progress=show, only=models)
     doc = document(result)
     (result.out / "compute.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     if as_json:

@@ -66,7 +66,9 @@ def compute_cells(models: Sequence[Any]) -> list[Any]:
     return out
 
 
-def run_compute_demo(out: Path, store: Path | None = None, *, show_progress: bool = True) -> ComputeDemo:
+def run_compute_demo(out: Path, store: Path | None = None, *, show_progress: bool = True,
+                     only: Sequence[str] = ()) -> ComputeDemo:
+    """Run the cells (`only`: these ladder models, default all), the study and the report."""
     import asyncio
     import sys
 
@@ -82,6 +84,12 @@ def run_compute_demo(out: Path, store: Path | None = None, *, show_progress: boo
         raise PolarisError(f"--out {out} is a file; give a directory")
     started = time.perf_counter()
     models = list_models()
+    if only:
+        names = {m.name for m in models}
+        unknown = [m for m in only if m not in names]
+        if unknown:
+            raise PolarisError(f"--model {unknown[0]}: not a model of the shipped ladder (see `polaris lab models`)")
+        models = [m for m in models if m.name in only]
     cells = [prepare(spec) for spec in compute_cells(models)]
     out.mkdir(parents=True, exist_ok=True)
     store_path = store if store is not None else out / STORE_NAME

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-FIELDS = ("prompt", "completion", "reasoning", "answer", "latency")
-IGNORED_SHARE = 0.5  # over this share of samples past the budget: the budget was not enforced
+FIELDS = ("prompt", "completion", "reasoning", "answer")
+IGNORED_SHARE = 0.1  # over this share of samples past the budget: the budget was not enforced
 
 
 def is_truncated(sample: Mapping[str, Any]) -> bool:
@@ -46,7 +46,7 @@ def _sample_values(s: Mapping[str, Any]) -> dict[str, float | None]:
     reasoning = float(s.get("reasoning_tokens") or 0.0)
     prompt = s.get("prompt_tokens")
     return {"prompt": None if prompt is None else float(prompt), "completion": completion, "reasoning": reasoning,
-            "answer": completion - reasoning, "latency": s.get("latency")}
+            "answer": completion - reasoning}
 
 
 def _sums(samples: Any) -> tuple[dict[str, float], dict[str, int]]:
@@ -103,6 +103,34 @@ def cell_compute(rows: Sequence[Any], budget: Mapping[str, Any] | None = None,
                                "share": over / n_samples, "enforced": over / n_samples <= IGNORED_SHARE,
                                "mean_reasoning": out["per_sample"]["reasoning"]}
     return out
+
+
+def cell_latency(store: Any, rows: Sequence[Any]) -> dict[str, Any] | None:
+    """Seconds per item and per sample, from the calls that drew the samples (each call's latency shared
+    among the samples it returned, as its tokens are; LLM-Modulo rounds included). Kept apart from the
+    token accounting because it is wall-clock: it differs on every run of the same cell."""
+    hashes: dict[str, list[str]] = {}
+    for r in rows:
+        if r.error is None and r.data.get("request"):
+            rounds = (r.data.get("modulo") or {}).get("rounds") or []
+            hashes[r.item] = [e["request"] for e in rounds if e.get("request")] or [r.data["request"]]
+    if not hashes:
+        return None
+    by_hash: dict[str, dict[int, float]] = {}
+    for (h, idx), info in store.sample_calls([h for hs in hashes.values() for h in hs]).items():
+        if len(info) > 2 and info[2] is not None:
+            by_hash.setdefault(h, {})[idx] = info[2] / max(1, info[0])
+    final = {r.item: (r.data.get("request"), [s.get("idx") for s in r.data.get("samples", ())]) for r in rows
+             if r.item in hashes}
+    items, samples, per_sample = [], 0, 0.0
+    for item, hs in hashes.items():
+        items.append(sum(sum(by_hash.get(h, {}).values()) for h in dict.fromkeys(hs)))
+        h, idxs = final[item]
+        shares = [by_hash.get(h, {}).get(i) for i in idxs]
+        samples += sum(1 for x in shares if x is not None)
+        per_sample += sum(x for x in shares if x is not None)
+    return {"per_item": sum(items) / len(items), "per_sample": per_sample / samples if samples else None,
+            "items": len(items)}
 
 
 def spec_budget(spec: Any) -> dict[str, Any]:

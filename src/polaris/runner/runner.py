@@ -22,7 +22,7 @@ from polaris.prompts.render import Format, Prompt, render
 from polaris.runner import solvers
 from polaris.runner.budget import Budget, BudgetExhausted
 from polaris.runner.cell import CellSpec
-from polaris.runner.compute import cell_compute, round_records, spec_budget
+from polaris.runner.compute import cell_compute, cell_latency, round_records, spec_budget
 from polaris.runner.context import CacheMiss, CallStats, SolveContext
 from polaris.runner.judge import judge
 from polaris.runner.summary import summarize
@@ -219,6 +219,7 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
     )
     # Tokens per item and sample, truncation, latency, budget check (runner/compute.py, docs/compute.md).
     summary["compute"] = cell_compute(rows, spec_budget(spec), round_records(store, rows))
+    summary["latency"] = cell_latency(store, rows)  # wall-clock seconds per item and sample (volatile)
     stopped = None
     if len(asked) < len(items):
         stopped = budget.exhausted if budget is not None and budget.exhausted else "not asked"

@@ -10,9 +10,10 @@ Sources, best first, each labelled so a reader knows what was measured and what 
   answer ("estimate"); else 0 ("none").
   A backend that forced or watched the thinking (hf and lab budget forcing) stores the exact count
   with the sample ("backend"), which comes first.
-Answer tokens are completion minus reasoning. Prompt tokens and latency are the call's, shared the
-same way (a call of n samples sends its prompt once), so an item's samples add up to its calls; an
-unreported prompt count is left out rather than guessed.
+Answer tokens are completion minus reasoning. Prompt tokens are the call's, shared the same way (a
+call of n samples sends its prompt once), so an item's samples add up to its calls; an unreported
+prompt count is left out rather than guessed. (Latency, wall-clock and so different on every run, is
+not kept with the results: `runner.compute.cell_latency` reads it from the calls.)
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ def sample_tokens(sample: SampleRow, call: CallInfo | None,
     reasoning_chars = len(split.reasoning) + len(sample.reasoning or "")
     answer_chars = len(split.answer)
     n, usage = (call[0], call[1]) if call is not None else (1, {})
-    latency = call[2] if call is not None and len(call) > 2 else None
     n = max(1, n)
     measured = (sample.data or {}).get("reasoning_tokens")
     if sample.tokens is not None:
@@ -57,8 +57,6 @@ def sample_tokens(sample: SampleRow, call: CallInfo | None,
                            "tokens_source": source, "reasoning_source": rsource}
     if isinstance(usage.get("prompt_tokens"), int):
         out["prompt_tokens"] = round(usage["prompt_tokens"] / n, 1)
-    if latency is not None:
-        out["latency"] = round(latency / n, 4)
     if (sample.data or {}).get("forced"):
         out["forced"] = True  # the thinking budget ran out and the thinking was closed for the model
     return out
