@@ -281,3 +281,28 @@ def test_experiment_files_cross_compute_axes_and_refuse_a_factor_set_twice(data,
     path.write_text("models: [openai/m]\ntasks: [gsm8k]\nreasoning_efforts: [extreme]\n")
     with pytest.raises(PolarisError, match=r"e.yaml:3: reasoning_efforts.0"):
         load_experiment(path)
+
+
+def test_llm_modulo_rounds_and_plain_answers_share_one_compute_axis(tmp_path):
+    from fakeserver import FakeOpenAI, Policy
+    from planfake import Planner, alternating
+
+    # Item i makes i % 4 wrong plans before the right one; the fake server bills 8 tokens per answer.
+    planner = Planner("blocksworld", lambda i: alternating(i % 4), instances=4)
+    store = tmp_path / "s.db"
+    with FakeOpenAI(Policy(respond=planner)) as server:
+        for extra in (["--verifier-rounds", "2"], []):
+            proc = polaris("run", "-m", "openai/fake-model", "--base-url", server.base_url, "-t", "blocksworld",
+                           "--instances", "4", "--store", str(store), "--json", "--no-progress", *extra)
+            assert proc.returncode == 0, proc.stderr
+    doc = json.loads(polaris("analyze", "compute", "--json", "--store", str(store)).stdout)
+    (curve,) = doc["curves"]
+    assert curve["task"] == "blocksworld[instances=4]"
+    rounds = sorted((p for p in curve["points"] if p["kind"] == "round"), key=lambda p: p["tokens"])
+    plain = [p for p in curve["points"] if p["kind"] == "cell"]
+    used = [min(i % 4, 2) + 1 for i in range(12)]  # answers each item asked for, with two back-prompts
+    assert [p["accuracy"] for p in rounds] == pytest.approx([3 / 12, 6 / 12, 9 / 12])
+    for r, p in enumerate(rounds):
+        assert p["tokens"] == pytest.approx(8 * sum(min(r + 1, u) for u in used) / 12)
+    assert len(plain) == 1 and plain[0]["tokens"] == pytest.approx(8) and plain[0]["accuracy"] == pytest.approx(3 / 12)
+    assert [p["setting"] for p in curve["points"] if p["frontier"]][-1].endswith("r=2")

@@ -132,7 +132,7 @@ def test_mmlu_generation_and_loglik_through_one_store(tiny, reference, data, tmp
     proc = polaris("rescore", "--store", str(store), "--json", env=_env())
     assert proc.returncode == 0, proc.stderr
     rescored = {r["strategy"]: r["accuracy"] for r in json.loads(proc.stdout)["results"]}
-    assert rescored == {"greedy+completions": gen["accuracy"], "loglik": ll["accuracy"]}
+    assert rescored == {"greedy+completions+max:8": gen["accuracy"], "loglik": ll["accuracy"]}
 
 
 def test_sampled_runs_are_reproducible_and_resume_draws_the_same_samples(tiny, data, tmp_path):

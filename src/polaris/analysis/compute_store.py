@@ -10,8 +10,13 @@ from polaris.analysis.compute import ComputeStudy, cell_points, compute_study, m
 from polaris.runner.compute import cell_compute, round_records, spec_budget
 
 
+# Task options that are compute, not the task: LLM-Modulo rounds put their cells on the curve of the
+# same instances answered without back-prompting.
+COMPUTE_OPTIONS = ("verifier_rounds", "feedback")
+
+
 def _task_name(spec: dict[str, Any]) -> str:
-    opts = spec.get("task_options") or []
+    opts = [kv for kv in spec.get("task_options") or [] if kv[0] not in COMPUTE_OPTIONS]
     name = str(spec.get("task", "?"))
     return f"{name}[{','.join(f'{k}={v}' for k, v in opts)}]" if opts else name
 
