@@ -306,3 +306,22 @@ def test_llm_modulo_rounds_and_plain_answers_share_one_compute_axis(tmp_path):
         assert p["tokens"] == pytest.approx(8 * sum(min(r + 1, u) for u in used) / 12)
     assert len(plain) == 1 and plain[0]["tokens"] == pytest.approx(8) and plain[0]["accuracy"] == pytest.approx(3 / 12)
     assert [p["setting"] for p in curve["points"] if p["frontier"]][-1].endswith("r=2")
+
+
+def test_seeds_of_a_size_pool_into_one_point_whose_interval_adds_their_spread():
+    from polaris.analysis.compute import Point, compute_study
+
+    def point(model, acc, half, tokens):
+        return Point(group=model, task="t", setting="zeroshot-cot greedy", kind="cell", tokens=tokens, accuracy=acc,
+                     low=acc - half, high=acc + half, n=100, truncation=0.1, completion=tokens, runs=[model])
+
+    study = compute_study([point("a-seed0", 0.4, 0.05, 10.0), point("a-seed1", 0.8, 0.05, 20.0),
+                           point("b", 0.5, 0.05, 10.0)],
+                          group_of=lambda m: "a" if m.startswith("a-") else m, min_points=1)
+    (a,) = study.curves[("t", "a")]
+    assert a.accuracy == pytest.approx(0.6) and a.tokens == pytest.approx(15.0) and a.n == 200
+    assert a.runs == ["a-seed0", "a-seed1"]
+    se_items = 0.05 / 1.959963984540054
+    se = (se_items ** 2 + 0.08 / 2) ** 0.5  # Var of (0.4, 0.8) over 2 models
+    assert a.high - a.accuracy == pytest.approx(1.959963984540054 * se)
+    assert study.curves[("t", "b")][0].frontier

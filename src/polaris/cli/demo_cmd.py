@@ -6,7 +6,7 @@ import json
 import sys
 import textwrap
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -45,32 +45,21 @@ def demo(
     from polaris.lab.demo import document, run_demo
 
     result = run_demo(out, store, show_progress=show)
-    doc = document(result)
-    (result.out / "demo.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    if as_json:
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    width = 100
-    print()
-    for line in result.lines:
-        print(textwrap.fill(line, width, break_on_hyphens=False, break_long_words=False))
-        print()
-    sent = f"{result.calls:,} model calls this run" if result.calls else "no model called: every answer came from it"
-    t = result.seconds
-    print(textwrap.fill(
-        f"Report: {result.report.resolve()} (open it in a browser; sections: {', '.join(result.report_sections)}). "
-        f"Store: {result.store}, {len(result.summaries)} cells; {sent}. Took {t['total']:.0f} s (evaluation "
-        f"{t['evaluate']:.0f} s, analysis {t['analyse']:.0f} s, report {t['report']:.0f} s).", width,
-        break_on_hyphens=False, break_long_words=False))
+    _show(result, document(result), result.out / "demo.json", as_json,
+          f"open it in a browser; sections: {', '.join(result.report_sections)}", len(result.summaries))
 
 
 def _compute(out: Path, store: Optional[Path], as_json: bool, show: bool, models: list[str]) -> None:
     from polaris.lab.demo_compute import document, run_compute_demo
 
     result = run_compute_demo(out, store, show_progress=show, only=models)
-    doc = document(result)
-    (result.out / "compute.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    _show(result, document(result), result.out / "compute.json", as_json,
+          "section Compute: accuracy and truncation against thinking tokens", result.cells)
+
+
+def _show(result: Any, doc: dict[str, Any], path: Path, as_json: bool, about: str, cells: int) -> None:
+    """Write the run's JSON beside its report, then print it, or its sentences and where things are."""
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     if as_json:
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -83,7 +72,6 @@ def _compute(out: Path, store: Optional[Path], as_json: bool, show: bool, models
     sent = f"{result.calls:,} model calls this run" if result.calls else "no model called: every answer came from it"
     t = result.seconds
     print(textwrap.fill(
-        f"Report: {result.report.resolve()} (section Compute: accuracy and truncation against thinking tokens). "
-        f"Store: {result.store}, {result.cells} cells; {sent}. Took {t['total']:.0f} s (evaluation "
-        f"{t['evaluate']:.0f} s, analysis {t['analyse']:.0f} s, report {t['report']:.0f} s).", width,
-        break_on_hyphens=False, break_long_words=False))
+        f"Report: {result.report.resolve()} ({about}). Store: {result.store}, {cells} cells; {sent}. Took "
+        f"{t['total']:.0f} s (evaluation {t['evaluate']:.0f} s, analysis {t['analyse']:.0f} s, report "
+        f"{t['report']:.0f} s).", width, break_on_hyphens=False, break_long_words=False))

@@ -74,7 +74,7 @@ def run_compute_demo(out: Path, store: Path | None = None, *, show_progress: boo
 
     from polaris.analysis.compute_store import size_group, store_study
     from polaris.cli.display import progress
-    from polaris.lab.demo import STORE_NAME, evaluate
+    from polaris.lab.demo import STORE_NAME, check_failed, evaluate
     from polaris.lab.ladder import list_models
     from polaris.report.build import build_report
     from polaris.runner.runner import prepare
@@ -97,10 +97,7 @@ def run_compute_demo(out: Path, store: Path | None = None, *, show_progress: boo
     try:
         with progress(show_progress) as bar:
             runs = asyncio.run(evaluate(cells, db, bar=bar))
-        failed = sum(summary["errors"] for summary, _ in runs)
-        if failed:
-            raise PolarisError(f"{failed} item(s) failed; they are stored as errors and asked again by the next "
-                               "`polaris demo compute`")
+        check_failed(runs, "polaris demo compute")
         evaluated = time.perf_counter()
         ids = {c.spec.run_id for c in cells}
         study = store_study(db, _cells(db, ids), group_of=size_group(), axis="reasoning")
