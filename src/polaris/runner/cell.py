@@ -20,7 +20,7 @@ from polaris.store.store import digest
 from polaris.tasks.base import FORMATS
 
 
-_LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None, "reasoning_effort": None,
+_LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None, "judge": None, "reasoning_effort": None,
                                   "thinking_budget": None}
 # OpenAI-style `reasoning_effort` values (docs/compute.md: how each backend takes them).
 EFFORTS = ("minimal", "low", "medium", "high")
@@ -55,6 +55,9 @@ class CellSpec:
     think_tags: tuple[tuple[str, str], ...] = field(default=())
     # Lu et al.'s multiple-choice templates (prompts/icl.py): "open" | "closed" | "closed-adv"; None: the task's own.
     template: str | None = None
+    # A judge model whose reading of each response scored this cell instead of the task's extraction
+    # rules (`polaris audit --judge M --score-with judge`, audit/judge_model.py); None: the rules.
+    judge: str | None = None
     # Test-time compute (docs/compute.md): OpenAI-style effort, and a cap on thinking tokens after which
     # the thinking is closed and the model made to answer (budget forcing). Both change the request.
     reasoning_effort: str | None = None
@@ -158,6 +161,8 @@ class CellSpec:
             s += f"+tpl:{self.template}"
         if self.think_tags:
             s += "+tags:" + ",".join("".join(c for c in o if c.isalnum()) or "x" for o, _ in self.think_tags)
+        if self.judge:
+            s += "+judge:" + self.judge.replace("/", ":")  # a label keeps its four "/"-separated parts
         return s + self.budget_label
 
     @property
