@@ -105,10 +105,12 @@ def cell_compute(rows: Sequence[Any], budget: Mapping[str, Any] | None = None,
     return out
 
 
-def cell_latency(store: Any, rows: Sequence[Any]) -> dict[str, Any] | None:
+def cell_latency(store: Any, rows: Sequence[Any], calls: Mapping[tuple[str, int], Any] | None = None
+                 ) -> dict[str, Any] | None:
     """Seconds per item and per sample, from the calls that drew the samples (each call's latency shared
     among the samples it returned, as its tokens are; LLM-Modulo rounds included). Kept apart from the
-    token accounting because it is wall-clock: it differs on every run of the same cell."""
+    token accounting because it is wall-clock: it differs on every run of the same cell. `calls`: what
+    `Store.sample_calls` already returned for the rows' final requests (only the rest is read)."""
     hashes: dict[str, list[str]] = {}
     for r in rows:
         if r.error is None and r.data.get("request"):
@@ -116,8 +118,13 @@ def cell_latency(store: Any, rows: Sequence[Any]) -> dict[str, Any] | None:
             hashes[r.item] = [e["request"] for e in rounds if e.get("request")] or [r.data["request"]]
     if not hashes:
         return None
+    known = dict(calls or {})
+    have = {h for h, _ in known}
+    missing = [h for hs in hashes.values() for h in hs if h not in have]
+    if missing:
+        known.update(store.sample_calls(missing))
     by_hash: dict[str, dict[int, float]] = {}
-    for (h, idx), info in store.sample_calls([h for hs in hashes.values() for h in hs]).items():
+    for (h, idx), info in known.items():
         if len(info) > 2 and info[2] is not None:
             by_hash.setdefault(h, {})[idx] = info[2] / max(1, info[0])
     final = {r.item: (r.data.get("request"), [s.get("idx") for s in r.data.get("samples", ())]) for r in rows

@@ -199,7 +199,8 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
     spec, task, items = cell.spec, cell.task, cell.items
     asked = [i for i, out in enumerate(outputs) if out is not None]
     hashes = [o.request for o in outputs if o is not None and not isinstance(o, BaseException)]
-    rows = judge(task, spec, [items[i] for i in asked], [outputs[i] for i in asked], store.sample_calls(hashes))
+    calls = store.sample_calls(hashes)
+    rows = judge(task, spec, [items[i] for i in asked], [outputs[i] for i in asked], calls)
     for row, i in zip(rows, asked):
         row.idx = i  # dataset position, also when some items were left unasked
         if items[i].meta:  # level, subject, category: breakdowns from the store alone
@@ -219,7 +220,7 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
     )
     # Tokens per item and sample, truncation, latency, budget check (runner/compute.py, docs/compute.md).
     summary["compute"] = cell_compute(rows, spec_budget(spec), round_records(store, rows))
-    summary["latency"] = cell_latency(store, rows)  # wall-clock seconds per item and sample (volatile)
+    summary["latency"] = cell_latency(store, rows, calls)  # wall-clock seconds per item and sample (volatile)
     stopped = None
     if len(asked) < len(items):
         stopped = budget.exhausted if budget is not None and budget.exhausted else "not asked"
