@@ -11,6 +11,7 @@ import typer
 
 from polaris.cli import app
 from polaris.cli.display import progress, results_table, warn
+from polaris.cli.outcome import finite
 from polaris.errors import PolarisError
 
 STORE_HELP = "SQLite store (default: $POLARIS_STORE, else ./polaris.db)"
@@ -61,9 +62,9 @@ def run(
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items, in dataset order"),
     store: Optional[Path] = typer.Option(None, help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the table"),
-    samples: int = typer.Option(1, min=1, help="Samples per item (self-consistency)"),
-    temperature: float = typer.Option(0.0, min=0.0, help="Sampling temperature (0: greedy)"),
-    top_p: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Nucleus sampling"),
+    samples: int = typer.Option(1, min=1, help="Samples per item (self-consistency; at most 1024)"),
+    temperature: float = typer.Option(0.0, min=0.0, callback=finite, help="Sampling temperature (0: greedy)"),
+    top_p: Optional[float] = typer.Option(None, min=0.0, max=1.0, callback=finite, help="Nucleus sampling"),
     max_tokens: Optional[int] = typer.Option(None, min=1, help="Response token limit (default 1024 CoT, 256 direct)"),
     seed: int = typer.Option(0, help="Seed for sampling and for --exemplars random"),
     exemplars: str = typer.Option("default", help="default | complex | random | shuffle | path to a CoT Hub prompt file"),
@@ -74,7 +75,9 @@ def run(
     think_tags: list[str] = typer.Option([], "--think-tags", help="OPEN,CLOSE reasoning tags to strip before extraction, tried before the built-in <think> etc. (repeatable)"),
     scoring: str = typer.Option("generate", help="generate | loglik (multiple-choice by option log-likelihood)"),
     template: Optional[str] = typer.Option(None, "--template", help="Lu et al.'s multiple-choice templates: open | closed | closed-adv (direct formats; scored by their exact-match rules)"),
-    timeout: float = typer.Option(600.0, min=0.1, help="Seconds before a request attempt times out"),
+    timeout: float = typer.Option(600.0, min=0.1, callback=finite, help="Seconds a request attempt may wait with nothing from the server (a streamed response that keeps coming is not cut)"),
+    stall_timeout: float = typer.Option(30.0, "--stall-timeout", min=0.1, callback=finite, help="Seconds of silence after which a streamed response, or a request the server answered later ones before, counts as stalled and is sent again"),
+    no_stream: bool = typer.Option(False, "--no-stream", help="Do not stream responses (for servers that stream badly); stalls are then only caught by --timeout"),
     max_attempts: int = typer.Option(8, min=1, help="Attempts per request before it counts as an error"),
     backoff: float = typer.Option(0.5, min=0.0, help="First retry backoff in seconds (doubles each attempt, jittered)"),
     device: Optional[str] = typer.Option(None, help="hf: torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)"),
@@ -132,7 +135,8 @@ def run(
     prepared = [prepare(spec, limit=limit) for spec in cells]
     opts = BackendOptions(base_url=base_url, api=api, concurrency=concurrency, timeout=timeout,
                           max_attempts=max_attempts, backoff=backoff, seed=seed, device=device, dtype=dtype,
-                          batch_size=batch_size, tensor_parallel=tp)
+                          batch_size=batch_size, tensor_parallel=tp, stall_timeout=stall_timeout,
+                          stream=not no_stream)
     for m in model:
         make_backend(m, opts)  # names and options checked before the store is opened
     runner = make_executor(executor, opts, concurrency=concurrency,
@@ -143,12 +147,12 @@ def run(
                                          show=not no_progress and (not as_json or sys.stderr.isatty())))
     finally:
         db.close()
-    failed = sum(s["errors"] for s in summaries)
-    if failed:
-        warn(f"{failed} item(s) failed after retries; they are not scored and will be asked again on the next run")
+    from polaris.cli import outcome
+
     spread = spreads([c.spec for c in prepared], summaries)
     if as_json:
-        _json_out(summaries, {"exemplar_sensitivity": spread} if exemplar_seeds > 1 else {})
+        _json_out(summaries, {"failures": outcome.failures(summaries)} |
+                  ({"exemplar_sensitivity": spread} if exemplar_seeds > 1 else {}))
     else:
         from polaris.cli.display import chance_table
         from polaris.cli.strategy_display import curves_table, reasoning_table, sensitivity_table
@@ -158,6 +162,9 @@ def run(
         curves_table(summaries)
         reasoning_table(summaries)
         sensitivity_table(spread)
+    code = outcome.report(summaries)
+    if code:
+        raise typer.Exit(code)
 
 
 def parse_think_tags(values: list[str]) -> tuple[tuple[str, str], ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from polaris.tasks.base import FORMATS
 
 
 _LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None}
+# Samples per item, at most: the item's K samples are judged together in memory and a sampled cell's
+# curves are computed over them, so K is bounded; 1024 is far past where maj@k curves flatten.
+MAX_SAMPLES = 1024
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class CellSpec:
         object.__setattr__(self, "vote", vote)
         if self.samples < 1:
             raise PolarisError(f"--samples must be at least 1 (got {self.samples})")
+        if self.samples > MAX_SAMPLES:
+            raise PolarisError(f"--samples is at most {MAX_SAMPLES} (got {self.samples})")
+        for name, value in (("temperature", self.temperature), ("top-p", self.top_p)):
+            if value is not None and not math.isfinite(value):
+                raise PolarisError(f"--{name} must be a finite number (got {value})")
         if self.samples > 1 and self.temperature == 0:
             raise PolarisError("--samples > 1 needs --temperature > 0 (greedy samples are all the same)")
         if vote != "majority" and not (vote.startswith("complex-top-") and vote[12:].isdigit() and int(vote[12:]) > 0):

@@ -1,0 +1,54 @@
+"""How a command that ran cells ends: refused cells and item errors by reason, then the exit code.
+
+Exit codes (polaris.errors, docs/scale.md): 2 when the server refused a cell's first requests (the
+configuration is wrong: the line quotes the server), else 4 when items failed after their retries
+(the summary groups them by reason; the next run asks them again), else 3 when a budget stopped the
+run, else 0.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from polaris.errors import EXIT_BUDGET, EXIT_ERROR, EXIT_ITEM_ERRORS, EXIT_OK, PolarisError
+
+
+def finite(value: float | None) -> float | None:
+    """typer callback: inf and nan are numbers Python parses but no request or timeout can use."""
+    if value is not None and not math.isfinite(value):
+        raise PolarisError(f"expected a finite number, got {value}")
+    return value
+
+
+def failures(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Item errors over all cells by reason (most frequent first), and the refused cells' lines."""
+    merged: dict[str, dict[str, Any]] = {}
+    for s in summaries:
+        for r in s.get("error_reasons") or ():
+            m = merged.setdefault(r["reason"], {"reason": r["reason"], "items": 0, "example": r["example"]})
+            m["items"] += r["items"]
+    reasons = sorted(merged.values(), key=lambda r: (-r["items"], r["reason"]))
+    return {"items": sum(s.get("errors") or 0 for s in summaries), "reasons": reasons,
+            "refused": [s["refused"] for s in summaries if s.get("refused")]}
+
+
+def report(summaries: Sequence[dict[str, Any]], *, budget_stopped: bool = False) -> int:
+    """Print the refused cells and the errors by reason on stderr; return the command's exit code."""
+    f = failures(summaries)
+    from polaris.cli.display import plain
+
+    for line in f["refused"]:
+        print(f"error: {plain(line)}", file=sys.stderr)
+    if f["items"]:
+        print(f"{f['items']} item(s) failed after retries; they are not scored, and the next run of the same"
+              " command asks them again. By reason:", file=sys.stderr)
+        for r in f["reasons"]:
+            print(f"  {r['items']:>6}  {r['reason']}: {plain(r['example'])}", file=sys.stderr)
+    if f["refused"]:
+        return EXIT_ERROR
+    if f["items"]:
+        return EXIT_ITEM_ERRORS
+    return EXIT_BUDGET if budget_stopped else EXIT_OK
