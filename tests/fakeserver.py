@@ -92,6 +92,8 @@ class Policy:
     shape: str | None = None  # "parts": content as a list of text parts; "surrogate": a lone \ud800 before the text
     served: list[str] | None = None  # the model ids /v1/models lists (default: [model])
     ignore_temperature: bool = False  # sample as if temperature were 0 (every sample the same)
+    pinned: bool = False  # refuse any other model name with 400, as `transformers serve MODEL` does
+    string_prompt_only: bool = False  # refuse a list of prompts with 400 (no batched prompts, hence no loglik)
 
 
 class FakeOpenAI:
@@ -103,6 +105,7 @@ class FakeOpenAI:
         self.faults_served: Counter[str] = Counter()
         self.bodies: list[dict[str, Any]] = []
         self.attempt_log: list[tuple[float, str, str | None]] = []
+        self.queries: list[str] = []  # the query string of every completion request
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -224,6 +227,12 @@ class FakeOpenAI:
             return web.json_response({"error": {"message": "bad json"}}, status=400)
         if self.policy.keep_bodies:
             self.bodies.append(body)
+            self.queries.append(request.query_string)
+        if self.policy.pinned and body.get("model") != self.policy.model:
+            return web.json_response({"detail": f"Server is pinned to '{self.policy.model}'; requested"
+                                                f" '{body.get('model')}'."}, status=400)
+        if self.policy.string_prompt_only and isinstance(body.get("prompt"), list):
+            return web.json_response({"detail": "prompt must be a string."}, status=400)
         if body.get("stream") and self.policy.refuse_stream:
             return self._error(request, "stream is not supported by this server", 400)
         fault = self._fault(body)
@@ -321,7 +330,14 @@ class FakeOpenAI:
         """Server-sent events: a role chunk, the text in pieces, a finish chunk (with usage), [DONE]."""
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
+        try:
+            await self._events(request, resp, chat, outs, usage, fault, body)
+        except ConnectionError:  # the client gave up on this response (a stall it detected)
+            pass
+        return resp
 
+    async def _events(self, request: web.Request, resp: web.StreamResponse, chat: bool, outs: list[str],
+                      usage: dict[str, int], fault: str | None, body: dict[str, Any]) -> None:
         async def send(obj: Any) -> None:
             await resp.write(b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n")
 
@@ -341,7 +357,7 @@ class FakeOpenAI:
                     if fault == "truncated":
                         assert request.transport is not None
                         request.transport.close()
-                        return resp
+                        return
                     if fault == "malformed":
                         await send(b'{"choices": [{"index": 0, "delta": {"content": "cut')
                 if chat:
@@ -358,7 +374,6 @@ class FakeOpenAI:
             await send(chunk([], usage=usage))
         await send(b"[DONE]")
         await resp.write_eof()
-        return resp
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -370,7 +385,7 @@ class FakeOpenAI:
     # -- lifecycle: in a background thread (tests) or in the foreground (scripts) -------------
 
     async def _start(self, port: int) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()

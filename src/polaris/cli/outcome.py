@@ -26,12 +26,13 @@ def finite(value: float | None) -> float | None:
 def failures(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Item errors over all cells by reason (most frequent first), and the refused cells' lines."""
     merged: dict[str, dict[str, Any]] = {}
-    for s in summaries:
+    counted = [s for s in summaries if not s.get("refused")]  # a refused cell's errors are its one line
+    for s in counted:
         for r in s.get("error_reasons") or ():
             m = merged.setdefault(r["reason"], {"reason": r["reason"], "items": 0, "example": r["example"]})
             m["items"] += r["items"]
     reasons = sorted(merged.values(), key=lambda r: (-r["items"], r["reason"]))
-    return {"items": sum(s.get("errors") or 0 for s in summaries), "reasons": reasons,
+    return {"items": sum(s.get("errors") or 0 for s in counted), "reasons": reasons,
             "refused": [s["refused"] for s in summaries if s.get("refused")]}
 
 

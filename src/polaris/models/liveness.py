@@ -6,6 +6,10 @@ tell them apart without a short total timeout that would cut long reasoning answ
 - a response that has started streaming and then sends nothing for `stall` seconds has stalled;
 - a request that has received nothing while a request sent *after* it started streaming more than
   `stall` seconds ago has been overtaken: the server is not queueing it behind others, it lost it;
+- a request at the head of the queue (nothing sent before it is still waiting) has stalled too when
+  the server has sent nothing to anybody for `stall` seconds and for four times as long as it
+  usually takes to send first tokens (90th percentile of the last 200 requests): the last requests
+  of a run have nobody to overtake them, and a server busy streaming other answers is not idle;
 - a request still waiting its turn (nothing received, not overtaken) is fine as long as the server
   is sending something to somebody; it times out only after `timeout` seconds of total silence;
 - a server that does not stream (it answers `stream: true` with a plain JSON body) leaves nothing to
@@ -18,10 +22,11 @@ long the server has been silent.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 TICK = 0.25  # seconds between watchdog passes
+FIRST_DATA_FACTOR = 4.0  # times the usual wait for first tokens before a head-of-queue request has stalled
 
 
 @dataclass(eq=False)
@@ -67,6 +72,8 @@ class Watchdog:
         self.stall = min(stall, timeout)
         self.flights: set[Flight] = set()
         self.streams: bool | None = None  # does the server stream (None: not known yet)
+        self.first_waits: deque[float] = deque(maxlen=200)  # seconds from sending to first data, recent streams
+        self._usual: float | None = None  # 90th percentile of first_waits, refreshed each pass
         self._task: asyncio.Task[None] | None = None
 
     def add(self, flight: Flight) -> None:
@@ -93,6 +100,7 @@ class Watchdog:
             flight.streamed = streamed
             if streamed:
                 self.live.streaming += 1
+                self.first_waits.append(now - flight.sent)
                 # Everything sent before this one that has had nothing yet has been overtaken.
                 for other in self.flights:
                     if other.first is None and other.overtaken is None and other.sent < flight.sent:
@@ -112,8 +120,12 @@ class Watchdog:
             if f.overtaken is not None and now - f.overtaken > self.stall:
                 return "stall", (f"nothing received after {now - f.sent:.0f} s while requests sent later were"
                                  " answered")
-            quiet_since = max(f.sent, self.live.last_data or f.sent)
-            if now - quiet_since > self.timeout:
+            idle = now - max(f.sent, self.live.last_data or f.sent)  # the server has sent nothing to anybody
+            if (self._usual is not None and idle > max(self.stall, FIRST_DATA_FACTOR * self._usual)
+                    and not any(o.first is None and o.sent < f.sent for o in self.flights)):
+                return "stall", (f"nothing received after {now - f.sent:.0f} s, the server idle for {idle:.0f} s;"
+                                 f" its first tokens usually come within {self._usual:.1f} s")
+            if idle > self.timeout:
                 return "timeout", f"the server sent nothing for {self.timeout:g} s"
             return None
         if now - f.sent > self.timeout:
@@ -125,6 +137,9 @@ class Watchdog:
         while self.flights:
             await asyncio.sleep(TICK)
             now = loop.time()
+            if len(self.first_waits) >= 5:
+                waits = sorted(self.first_waits)
+                self._usual = waits[int(0.9 * (len(waits) - 1))]
             for f in list(self.flights):
                 if f.reason is None and f.deadline is not None and (why := self.overdue(f, now)):
                     f.kind, f.reason = why

@@ -163,10 +163,12 @@ class SolveContext:
                 self.budget.settle(ticket, None, req.prompt, [])
             await self._record_failure(h, body, blob, req.first_index, req.n, exc)
             raise
-        except BaseException:
+        except BaseException as exc:
             if self.budget:  # cancelled or unusable backend: free the reservation for the calls waiting on it
                 self.budget.settle(ticket, None, req.prompt, [])
             self._release(h)
+            if isinstance(exc, asyncio.CancelledError):
+                self.stats.calls -= 1  # abandoned (the cell stopped): counted neither as sent nor as failed
             raise
         self.stats.attempts += res.attempts
         self.stats.answered += 1
@@ -210,8 +212,10 @@ class SolveContext:
         except RequestFailed as exc:
             await self._record_failure(h, body, blob, 0, 1, exc)
             raise
-        except BaseException:
+        except BaseException as exc:
             self._release(h)
+            if isinstance(exc, asyncio.CancelledError):
+                self.stats.calls -= 1
             raise
         self.stats.attempts += res.attempts
         self.stats.answered += 1
