@@ -346,7 +346,7 @@ class FakeOpenAI:
                     "created": int(time.time()), "model": self.policy.model, "choices": choices, **extra}
 
         for i, out in enumerate(outs):
-            if chat:
+            if chat and fault != "no_message":
                 await send(chunk([{"index": i, "delta": {"role": "assistant"}, "finish_reason": None}]))
             text = out if chat or out.startswith(" ") else " " + out
             pieces = [text[k:k + max(1, len(text) // 3)] for k in range(0, len(text), max(1, len(text) // 3))] or [""]
@@ -364,11 +364,15 @@ class FakeOpenAI:
                     delta: dict[str, Any] = {"content": self._content(piece) if j == 0 else piece}
                     if fault == "number":
                         delta["content"] = 42
-                    await send(chunk([{"index": i, "delta": delta, "finish_reason": None}]))
+                    choice = {"index": i, "delta": delta, "finish_reason": None}
+                    if fault == "no_message":
+                        del choice["delta"]
+                    await send(chunk([choice]))
                 else:
                     await send(chunk([{"index": i, "text": 42 if fault == "number" else piece, "finish_reason": None}]))
             finish: Any = {"type": "stop"} if fault == "finish_object" else "stop"
-            await send(chunk([{"index": i, "delta": {}, "finish_reason": finish} if chat
+            await send(chunk([({"index": i, "finish_reason": finish} if fault == "no_message" else
+                                {"index": i, "delta": {}, "finish_reason": finish}) if chat
                               else {"index": i, "text": "", "finish_reason": finish}]))
         if (body.get("stream_options") or {}).get("include_usage"):
             await send(chunk([], usage=usage))

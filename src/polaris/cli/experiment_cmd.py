@@ -13,7 +13,7 @@ from typing import Any, Optional
 import typer
 
 from polaris.cli import app
-from polaris.cli.outcome import finite as _finite
+from polaris.cli.outcome import bounded
 
 experiment_app = typer.Typer(help="Run experiment grids declared in YAML files (see docs/strategies.md).",
                              no_args_is_help=True)
@@ -112,8 +112,8 @@ def run_cmd(
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items of each task (overrides the file's limit)"),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible base URL (overrides the file)"),
     concurrency: Optional[int] = typer.Option(None, min=1, help="Requests in flight (overrides the file)"),
-    timeout: float = typer.Option(600.0, min=0.1, callback=_finite, help="Seconds a request attempt may wait with nothing from the server"),
-    stall_timeout: float = typer.Option(30.0, "--stall-timeout", min=0.1, callback=_finite, help="Seconds of silence after which a streamed response counts as stalled and is sent again"),
+    timeout: float = typer.Option(600.0, callback=bounded("--timeout", 0.1), help="Seconds a request attempt may wait with nothing from the server"),
+    stall_timeout: float = typer.Option(30.0, "--stall-timeout", callback=bounded("--stall-timeout", 0.1), help="Seconds of silence after which a streamed response counts as stalled and is sent again"),
     max_attempts: int = typer.Option(8, min=1, help="Attempts per request before it counts as an error"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the tables"),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars"),

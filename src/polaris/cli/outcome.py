@@ -23,6 +23,24 @@ def finite(value: float | None) -> float | None:
     return value
 
 
+def bounded(name: str, low: float | None = None, high: float | None = None) -> Any:
+    """A typer callback for a finite number in [low, high] (typer's own min/max let nan through, and
+    say nothing useful about inf)."""
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return None
+        if not math.isfinite(value):
+            raise PolarisError(f"{name} must be a finite number (got {value})")
+        if (low is not None and value < low) or (high is not None and value > high):
+            span = f"between {low:g} and {high:g}" if low is not None and high is not None else \
+                f"at least {low:g}" if low is not None else f"at most {high:g}"
+            raise PolarisError(f"{name} must be {span} (got {value:g})")
+        return value
+
+    return check
+
+
 def failures(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Item errors over all cells by reason (most frequent first), and the refused cells' lines."""
     merged: dict[str, dict[str, Any]] = {}

@@ -11,7 +11,7 @@ import typer
 
 from polaris.cli import app
 from polaris.cli.display import progress, results_table, warn
-from polaris.cli.outcome import finite
+from polaris.cli.outcome import bounded
 from polaris.errors import PolarisError
 
 STORE_HELP = "SQLite store (default: $POLARIS_STORE, else ./polaris.db)"
@@ -63,8 +63,8 @@ def run(
     store: Optional[Path] = typer.Option(None, help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the table"),
     samples: int = typer.Option(1, min=1, help="Samples per item (self-consistency; at most 1024)"),
-    temperature: float = typer.Option(0.0, min=0.0, callback=finite, help="Sampling temperature (0: greedy)"),
-    top_p: Optional[float] = typer.Option(None, min=0.0, max=1.0, callback=finite, help="Nucleus sampling"),
+    temperature: float = typer.Option(0.0, callback=bounded("--temperature", 0.0), help="Sampling temperature (0: greedy)"),
+    top_p: Optional[float] = typer.Option(None, callback=bounded("--top-p", 0.0, 1.0), help="Nucleus sampling"),
     max_tokens: Optional[int] = typer.Option(None, min=1, help="Response token limit (default 1024 CoT, 256 direct)"),
     seed: int = typer.Option(0, help="Seed for sampling and for --exemplars random"),
     exemplars: str = typer.Option("default", help="default | complex | random | shuffle | path to a CoT Hub prompt file"),
@@ -75,11 +75,11 @@ def run(
     think_tags: list[str] = typer.Option([], "--think-tags", help="OPEN,CLOSE reasoning tags to strip before extraction, tried before the built-in <think> etc. (repeatable)"),
     scoring: str = typer.Option("generate", help="generate | loglik (multiple-choice by option log-likelihood)"),
     template: Optional[str] = typer.Option(None, "--template", help="Lu et al.'s multiple-choice templates: open | closed | closed-adv (direct formats; scored by their exact-match rules)"),
-    timeout: float = typer.Option(600.0, min=0.1, callback=finite, help="Seconds a request attempt may wait with nothing from the server (a streamed response that keeps coming is not cut)"),
-    stall_timeout: float = typer.Option(30.0, "--stall-timeout", min=0.1, callback=finite, help="Seconds of silence after which a streamed response, or a request the server answered later ones before, counts as stalled and is sent again"),
+    timeout: float = typer.Option(600.0, callback=bounded("--timeout", 0.1), help="Seconds a request attempt may wait with nothing from the server (a streamed response that keeps coming is not cut)"),
+    stall_timeout: float = typer.Option(30.0, "--stall-timeout", callback=bounded("--stall-timeout", 0.1), help="Seconds of silence after which a streamed response, or a request the server answered later ones before, counts as stalled and is sent again"),
     no_stream: bool = typer.Option(False, "--no-stream", help="Do not stream responses (for servers that stream badly); stalls are then only caught by --timeout"),
     max_attempts: int = typer.Option(8, min=1, help="Attempts per request before it counts as an error"),
-    backoff: float = typer.Option(0.5, min=0.0, help="First retry backoff in seconds (doubles each attempt, jittered)"),
+    backoff: float = typer.Option(0.5, callback=bounded("--backoff", 0.0, 60.0), help="First retry backoff in seconds (doubles each attempt, jittered)"),
     device: Optional[str] = typer.Option(None, help="hf: torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)"),
     dtype: Optional[str] = typer.Option(None, help="hf/vllm: auto | float32 | float16 | bfloat16 (default auto)"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="hf: sequences per forward pass (default: 16 on CPU, 64 on GPU halved on out-of-memory)"),

@@ -150,6 +150,7 @@ class _Partial:
     reasoning: list[str] = field(default_factory=list)
     finish: str | None = None
     saw_content: bool = False
+    saw_message: bool = False
 
 
 class Stream:
@@ -192,6 +193,7 @@ class Stream:
                         continue
                 if not isinstance(delta, dict):
                     raise BadResponse(f"a streamed delta is {_kind(delta)}")
+                part.saw_message = True
                 text = text_of(delta.get("content"))
                 reasoning = _reasoning(delta)
             else:
@@ -214,7 +216,8 @@ class Stream:
             p = self.choices[i]
             reasoning = "".join(p.reasoning) or None
             if not p.saw_content and not reasoning:
-                raise BadResponse("message content is null")
+                raise BadResponse("message content is null" if p.saw_message or not self.chat
+                                  else "choice without a message")
             out.append(Choice("".join(p.text), p.finish, reasoning))
         return out, self.usage
 
