@@ -329,8 +329,8 @@ class FakeOpenAI:
                       fault: str | None, body: dict[str, Any]) -> web.StreamResponse:
         """Server-sent events: a role chunk, the text in pieces, a finish chunk (with usage), [DONE]."""
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await resp.prepare(request)
         try:
+            await resp.prepare(request)
             await self._events(request, resp, chat, outs, usage, fault, body)
         except ConnectionError:  # the client gave up on this response (a stall it detected)
             pass

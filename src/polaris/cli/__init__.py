@@ -78,4 +78,6 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"error: {describe(exc)}", file=sys.stderr)
         sys.exit(2)
+    if code == interrupt.EXIT_INTERRUPTED:  # typer turns KeyboardInterrupt into a quiet exit code 130
+        interrupt.leave()
     sys.exit(code if isinstance(code, int) else 0)

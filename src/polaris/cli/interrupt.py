@@ -57,10 +57,12 @@ def leave() -> None:
     with _state.lock:
         if not _state.said:
             _state.said = True
+            # Straight to file descriptor 2: a progress display may still hold sys.stderr, and os._exit
+            # would drop whatever it buffered; below the display when one is still drawn.
+            live = sys.stderr is not sys.__stderr__
             try:
-                sys.stderr.write(message() + "\n")
-                sys.stderr.flush()
-            except Exception:  # noqa: BLE001 - stderr closed: the exit code still says it
+                os.write(2, (("\n" if live else "") + message() + "\n").encode("utf-8", "replace"))
+            except OSError:  # stderr closed: the exit code still says it
                 pass
     os._exit(_state.code)
 
