@@ -96,12 +96,18 @@ class SolveContext:
             if not self.backend.supports_n:
                 count = 1
             count = min(count, MAX_N_PER_CALL)
-            if not await self._lease(h):
-                # Another process is sending this request right now: take its samples when they land.
+            leased = await self._lease(h)
+            if not leased or self.writer is not None:
+                # Another process is sending this request (or stored it since we looked): take its samples.
                 fresh = self.store.samples(h)
-                self.stats.cached += sum(1 for i in missing if i in fresh)
-                have.update(fresh)
-                continue
+                if any(i in fresh for i in missing):
+                    self.stats.cached += sum(1 for i in missing if i in fresh)
+                    have.update(fresh)
+                    if leased:
+                        self._release(h)
+                    continue
+                if not leased:
+                    continue
             got = await self._call(h, body, blob, GenRequest(prompt, decoding, count, first, context))
             if not got:
                 # A server that ignores `n` returned nothing new: ask one sample at a time.
@@ -198,11 +204,16 @@ class SolveContext:
             return h, have[0]
         if self.backend is None:
             raise CacheMiss(h)
-        while not await self._lease(h):
+        while True:
+            leased = await self._lease(h)
             have = self.store.samples(h)
             if 0 in have and have[0].data is not None:
+                if leased:
+                    self._release(h)
                 self.stats.cached += 1
                 return h, have[0]
+            if leased:
+                break
         self.stats.calls += 1
         try:
             res = await self.backend.loglik(LoglikRequest(context, continuations, origin))
