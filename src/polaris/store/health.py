@@ -89,7 +89,10 @@ def quick_check(path: Path) -> str:
     except (sqlite3.Error, PolarisError) as exc:
         return str(exc)
     first = rows[0][0] if rows else "no answer"
-    return "ok" if first == "ok" else "; ".join(r[0] for r in rows)
+    if first == "ok":
+        return "ok"
+    problems = [p.strip() for r in rows for p in str(r[0]).splitlines() if p.strip() and "***" not in p]
+    return f"quick_check: {(problems or [first])[0][:120]}" + (" and more" if len(problems) > 1 else "")
 
 
 def damaged(path: Path, detail: str) -> StoreError:
@@ -113,8 +116,8 @@ def inspect(path: Path) -> int | None:
         raise StoreError(f"{path} is not a Polaris store (not an SQLite database); choose another --store")
     try:
         con = open_readonly(path)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise describe(exc, path) from None
     try:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not tables:
@@ -166,7 +169,9 @@ def describe(exc: sqlite3.Error, path: str | Path | None = None) -> StoreError:
     if name.startswith("SQLITE_FULL") or "disk is full" in text:
         return StoreError(f"the disk holding {shown} is full (or the file reached a size limit); everything stored"
                           " is kept: free some space and run the same command again to continue")
-    if name.startswith("SQLITE_READONLY") or "readonly" in text:
+    unwritable = where is not None and where.exists() and not (os.access(where, os.W_OK)
+                                                              and os.access(where.parent, os.W_OK))
+    if name.startswith("SQLITE_READONLY") or "readonly" in text or (unwritable and "unable to open" in text):
         return StoreError(f"{shown} is read-only (read-only media or permissions); commands that only read it work,"
                           " this one writes to it")
     if name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
