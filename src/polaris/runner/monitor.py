@@ -50,6 +50,7 @@ class Monitor:
     emit: Callable[[str], None] | None = None
     notices: dict[str, str] = field(default_factory=dict)  # key -> the notice, said once
     errors: Counter[str] = field(default_factory=Counter)  # item errors by reason, this command
+    slow_after: float = SLOW_AFTER
     _same: dict[str, list[int]] = field(default_factory=dict)  # run id -> [sampled items, identical]
     _slow_warned: bool = False
 
@@ -96,7 +97,7 @@ class Monitor:
         if self._slow_warned or live is None or live.started is None or live.responses:
             return
         waited = now - live.started
-        if waited < SLOW_AFTER:
+        if waited < self.slow_after:
             return
         self._slow_warned = True
         where = getattr(backend, "url", None) or getattr(backend, "name", "the server")
@@ -120,17 +121,22 @@ class Ticker:
         self.backend = backend
         self.live = getattr(backend, "live", None)
         self.refresh = refresh
+        self.last = float("-inf")
 
-    def status(self) -> str:
+    def tick(self, at_most_every: float = 0.0) -> None:
+        """Show the current status (when an item finishes: at most every `at_most_every` seconds)."""
         import asyncio
 
         now = asyncio.get_running_loop().time()
+        if now - self.last < at_most_every:
+            return
+        self.last = now
         self.monitor.check_slow(self.backend, self.live, now)
-        return self.monitor.status(self.live, now)
+        self.refresh(self.monitor.status(self.live, now))
 
     async def run(self) -> None:
         import asyncio
 
         while True:
             await asyncio.sleep(1.0)
-            self.refresh(self.status())
+            self.tick()

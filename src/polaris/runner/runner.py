@@ -279,10 +279,12 @@ async def run_cell(
         monitor.item(cell.spec, out)
         if on_progress is not None:
             on_progress(done, len(cell.items), errors)
+        if tick is not None:
+            tick.tick(at_most_every=0.1)
 
     status = getattr(on_progress, "status", None)  # the bar's status line (cli/display.py), if it has one
-    ticker = (asyncio.ensure_future(Ticker(monitor, backend, status).run())
-              if status is not None and backend is not None else None)
+    tick = Ticker(monitor, backend, status) if status is not None and backend is not None else None
+    ticker = asyncio.ensure_future(tick.run()) if tick is not None else None
     started = time.time()
     refused = None
     try:
