@@ -90,7 +90,7 @@ class Policy:
     stream: bool = True  # answer `stream: true` with server-sent events (False: a plain body, as servers that ignore it)
     refuse_stream: bool = False  # answer `stream: true` with 400, as servers that do not take it
     shape: str | None = None  # "parts": content as a list of text parts; "surrogate": a lone \ud800 before the text
-    served: list[str] | None = None  # the model ids /v1/models lists (default: [model])
+    served: list[str] | None = None  # the model ids /v1/models lists (default: none; it answers any name)
     ignore_temperature: bool = False  # sample as if temperature were 0 (every sample the same)
     pinned: bool = False  # refuse any other model name with 400, as `transformers serve MODEL` does
     string_prompt_only: bool = False  # refuse a list of prompts with 400 (no batched prompts, hence no loglik)
@@ -206,7 +206,7 @@ class FakeOpenAI:
             return web.Response(text="<html><body>Welcome to nginx!</body></html>", content_type="text/html")
         if denied := self._auth(request):
             return denied
-        served = self.policy.served if self.policy.served is not None else [self.policy.model]
+        served = self.policy.served or []  # by default it answers any model name, so it lists none
         return web.json_response({"object": "list", "data": [{"id": m, "object": "model"} for m in served]})
 
     def _auth(self, request: web.Request) -> web.Response | None:
