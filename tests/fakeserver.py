@@ -338,8 +338,14 @@ class FakeOpenAI:
 
     async def _events(self, request: web.Request, resp: web.StreamResponse, chat: bool, outs: list[str],
                       usage: dict[str, int], fault: str | None, body: dict[str, Any]) -> None:
+        pending: list[bytes] = []  # events are written together unless a fault interrupts them (one write: cheap)
+
         async def send(obj: Any) -> None:
-            await resp.write(b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n")
+            pending.append(b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n")
+
+        async def flush() -> None:
+            await resp.write(b"".join(pending))
+            pending.clear()
 
         def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
             return {"id": "cmpl-fake", "object": "chat.completion.chunk" if chat else "text_completion",
@@ -352,6 +358,7 @@ class FakeOpenAI:
             pieces = [text[k:k + max(1, len(text) // 3)] for k in range(0, len(text), max(1, len(text) // 3))] or [""]
             for j, piece in enumerate(pieces if fault != "null_content" else []):
                 if j == 1 and fault in ("stall", "truncated", "malformed"):
+                    await flush()
                     if fault == "stall":  # stops sending in the middle of the response
                         await asyncio.sleep(self.policy.hang_seconds)
                     if fault == "truncated":
@@ -377,6 +384,7 @@ class FakeOpenAI:
         if (body.get("stream_options") or {}).get("include_usage"):
             await send(chunk([], usage=usage))
         await send(b"[DONE]")
+        await flush()
         await resp.write_eof()
 
     def app(self) -> web.Application:

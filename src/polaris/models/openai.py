@@ -145,6 +145,7 @@ class OpenAIBackend:
         self._session: aiohttp.ClientSession | None = None
         self.live = Live()
         self._watch: Watchdog | None = None
+        self._shown: dict[str, str] = {}  # endpoint URL -> as shown in messages
 
     def identity(self) -> dict[str, Any]:
         return {"provider": "openai", "model": self.model, "endpoint": self.url, "api": self.api}
@@ -257,14 +258,13 @@ class OpenAIBackend:
             plain = json.dumps(body, allow_nan=False).encode()
         except ValueError:
             raise NotSupported(f"a request to {self.url} holds a number JSON cannot carry (inf or nan)") from None
+        streamed = plain[:-1] + b', "stream": true, "stream_options": {"include_usage": true}}'
         waited = 0.0
         attempt = 0
         while True:
             attempt += 1
             streaming = stream and self.stream
-            payload = plain
-            if streaming:
-                payload = json.dumps({**body, "stream": True, "stream_options": {"include_usage": True}}).encode()
+            payload = streamed if streaming else plain
             t0 = time.perf_counter()
             try:
                 result = await self._attempt(url, payload, parse, streaming, attempt, path.startswith("/chat/"))
@@ -289,7 +289,7 @@ class OpenAIBackend:
         loop = asyncio.get_running_loop()
         watch = self._watch
         flight = Flight(sent=loop.time())
-        shown = public_url(url)
+        shown = self._shown.get(url) or self._shown.setdefault(url, public_url(url))  # no credentials or query values
         watch.add(flight)
         try:
             async with asyncio.timeout(None) as flight.deadline:
