@@ -138,7 +138,9 @@ def test_raw_garbage_from_a_socket_never_crashes_the_run(data20, tmp_path):
         sock.close()
     assert proc.returncode == 4, proc.stderr
     res = json.loads(proc.stdout)["results"][0]
-    assert res["errors"] == 6 and count[0] == 18
+    assert res["errors"] == 6 and count[0] <= 18  # some attempts die on a connection the server already closed
+    attempts = sqlite3.connect(tmp_path / "s.db").execute("SELECT attempts FROM calls").fetchall()
+    assert attempts == [(3,)] * 6
     assert {"protocol", "truncated", "bad response"} & {r["reason"] for r in res["error_reasons"]}
 
 
