@@ -17,7 +17,7 @@ from typing import Any
 
 from polaris.models.base import RequestFailed, reason_of
 
-SLOW_AFTER = 60.0  # seconds without a finished response before the slow-server warning
+SLOW_AFTER = 45.0  # seconds without a finished response before the slow-server warning (well within a minute)
 TEMPERATURE_ITEMS = 5  # items with identical samples, and none without, before the temperature warning
 
 
