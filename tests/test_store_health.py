@@ -59,10 +59,10 @@ def test_a_directory_is_not_a_store(tmp_path, data):
 
 def test_a_full_disk_stops_the_run_in_one_line_and_it_resumes_once_space_is_freed(tmp_path, data):
     answers = answers_for_data(data)
-    with tmpfs(tmp_path / "mnt", "4m") as mnt, FakeOpenAI(Policy(answers=answers)) as server:
-        if mnt is not None:  # a real full filesystem: a filler takes most of it
+    with tmpfs(tmp_path / "mnt", "24m") as mnt, FakeOpenAI(Policy(answers=answers)) as server:
+        if mnt is not None:  # a real full filesystem: a filler takes all of it but 600 kB
             store = mnt / "s.db"
-            (mnt / "filler").write_bytes(b"\0" * 3_500_000)
+            (mnt / "filler").write_bytes(b"\0" * (24 * 2**20 - 600_000))
             proc = _run(server, store, data)
         else:  # no mount here: a file size limit (RLIMIT_FSIZE) fills up the same way
             store = tmp_path / "s.db"

@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl
 
 import aiohttp
 
@@ -38,6 +38,7 @@ from polaris.models.base import (
 from polaris.models.liveness import Flight, Live, Watchdog
 from polaris.models.responses import BadResponse, Stream, clean_text, completion, load_json, sse_events
 from polaris.models.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
+from polaris.models.urls import normalize_base_url, public_url, split_base_url  # noqa: F401 - re-exported
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_EVENT = 16 * 1024 * 1024  # one server-sent event larger than this is a broken stream
@@ -53,46 +54,6 @@ class _Retry(Exception):
 
 class _NoStream(Exception):
     """The server refused `stream`: ask again without it."""
-
-
-def _query_shown(query: str) -> str:
-    """A query string with every value hidden but versions (`?api-version=2024-06-01&key=***`)."""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, v if "version" in k.lower() else "***") for k, v in pairs], safe="*")
-
-
-def split_base_url(url: str) -> tuple[str, str, tuple[str, str] | None]:
-    """(base URL without credentials, query or fragment, query string, (user, password) or None)."""
-    url = url.strip()
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        parts = parts._replace(scheme="")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BackendUnavailable(f"--base-url '{public_url(url)}' is not an http(s) URL")
-    if parts.fragment:
-        raise BackendUnavailable(f"--base-url '{public_url(url)}' has a #fragment; drop it")
-    creds = None
-    if parts.username is not None or parts.password is not None:
-        creds = (unquote(parts.username or ""), unquote(parts.password or ""))
-    host = parts.netloc.rsplit("@", 1)[-1]
-    base = parts._replace(netloc=host, query="", fragment="").geturl().rstrip("/")
-    return base, parts.query, creds
-
-
-def normalize_base_url(url: str) -> str:
-    base, query, _ = split_base_url(url)
-    return base + (f"?{query}" if query else "")
-
-
-def public_url(url: str) -> str:
-    """The URL without user name and password (`http://user:secret@host/v1` -> `http://host/v1`) and
-    with query values hidden: what identities, stored requests and messages show."""
-    parts = urlsplit(url.strip())
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    query = _query_shown(parts.query) if parts.query else ""
-    return parts._replace(netloc=netloc, query=query, fragment="").geturl()
 
 
 def _finite(name: str, value: float, low: float = 0.0) -> float:
