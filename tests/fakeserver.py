@@ -78,6 +78,8 @@ class Policy:
     # Test hook for multi-turn policies (planning back-prompts): the request body -> the reply, or None
     # for the policy above. Conversations are up to the test (e.g. wrong plans first, right after feedback).
     respond: Callable[[dict[str, Any]], str | None] | None = None
+    # The finish reason of a reply (default "stop"): e.g. "length" for replies cut at the token limit.
+    finish: Callable[[str], str] | None = None
     retry_after: str = "0.05"  # the Retry-After header of 429s
     echo_key: bool = False  # error bodies quote the Authorization header
     no_echo: bool = False  # ignore `echo`/`logprobs` (no prompt log-probs, like chat-only servers)
@@ -300,6 +302,9 @@ class FakeOpenAI:
             return resp
         return web.Response(body=raw, content_type="application/json")
 
+    def _finish(self, out: str) -> str:
+        return self.policy.finish(out) if self.policy.finish else "stop"
+
     def _content(self, out: str) -> Any:
         """The message content as this policy's server writes it."""
         if self.policy.shape == "parts":  # the newer chat format: a list of text parts
@@ -311,7 +316,7 @@ class FakeOpenAI:
 
     def _shaped(self, chat: bool, i: int, out: str, fault: str | None) -> dict[str, Any]:
         """One choice of a JSON response; the response-shape faults make it malformed."""
-        finish: Any = {"type": "stop"} if fault == "finish_object" else "stop"
+        finish: Any = {"type": "stop"} if fault == "finish_object" else self._finish(out)
         if not chat:
             return {"index": i, "text": 42 if fault == "number" else (" " + out if not out.startswith(" ") else out),
                     "finish_reason": finish}
@@ -377,7 +382,7 @@ class FakeOpenAI:
                     await send(chunk([choice]))
                 else:
                     await send(chunk([{"index": i, "text": 42 if fault == "number" else piece, "finish_reason": None}]))
-            finish: Any = {"type": "stop"} if fault == "finish_object" else "stop"
+            finish: Any = {"type": "stop"} if fault == "finish_object" else self._finish(out)
             await send(chunk([({"index": i, "finish_reason": finish} if fault == "no_message" else
                                 {"index": i, "delta": {}, "finish_reason": finish}) if chat
                               else {"index": i, "text": "", "finish_reason": finish}]))

@@ -25,11 +25,13 @@ def _out(text: str = "") -> None:
 
 def _text(run: Any, which: str, matched: int, total: int, views: list[dict[str, Any]]) -> None:
     what = {"all": "items", "wrong": "wrong items", "unextracted": "items with no answer extracted",
-            "disagree": "items where the strict and flexible answers differ"}[which]
+            "disagree": "items where the strict and flexible answers differ"}.get(which)
+    what = what or f"items with outcome {which.split(':', 1)[1]}"
     _out(f"=== {run.label} · run {run.id} · {matched} {what} of {total} · showing {len(views)} ===")
     for v in views:
         _out()
-        _out(f"--- {v['item']}" + (f" [{v['group']}]" if v["group"] else "") + f" · {v['verdict'].upper()} ---")
+        _out(f"--- {v['item']}" + (f" [{v['group']}]" if v["group"] else "") + f" · {v['verdict'].upper()}"
+             + (f" · {v['outcome']}" if v["outcome"] not in ("correct", "wrong", "error") else "") + " ---")
         if v["error"]:
             _out(f"error: {v['error']} (not scored; asked again on the next run)")
         _out(f"gold: {v['gold']}")
@@ -69,6 +71,7 @@ def samples(
     wrong: bool = typer.Option(False, "--wrong", help="Only items scored wrong (unextracted ones included)"),
     unextracted: bool = typer.Option(False, "--unextracted", help="Only items where no answer was extracted"),
     disagree: bool = typer.Option(False, "--disagree", help="Only items where the strict and flexible answers differ"),
+    outcome: Optional[str] = typer.Option(None, "--outcome", help="Only items with this outcome: correct, wrong, truncated, hedged, invalid-option, no-answer, error"),
     limit: int = typer.Option(20, min=0, help="Items shown per run (0: all)"),
     store: Optional[Path] = typer.Option(None, help="SQLite store (default: $POLARIS_STORE, else ./polaris.db)"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document"),
@@ -79,10 +82,15 @@ def samples(
     from polaris.errors import PolarisError
     from polaris.store.store import Store
 
-    chosen = [name for name, on in (("wrong", wrong), ("unextracted", unextracted), ("disagree", disagree)) if on]
+    chosen = [name for name, on in (("wrong", wrong), ("unextracted", unextracted), ("disagree", disagree),
+                                    ("outcome", outcome is not None)) if on]
     if len(chosen) > 1:
-        raise PolarisError(f"choose one of --wrong, --unextracted, --disagree (got --{' and --'.join(chosen)})")
+        raise PolarisError(f"choose one of --wrong, --unextracted, --disagree, --outcome (got --{' and --'.join(chosen)})")
     which = chosen[0] if chosen else "all"
+    if outcome is not None:
+        from polaris.scoring.outcome import check
+
+        which = f"outcome:{check(outcome)}"
     path = store_path(store)
     db = Store(path, readonly=True)
     try:

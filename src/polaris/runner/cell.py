@@ -21,7 +21,7 @@ from polaris.store.store import digest
 from polaris.tasks.base import FORMATS
 
 
-_LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None}
+_LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None, "judge": None}
 # Samples per item, at most: the item's K samples are judged together in memory and a sampled cell's
 # curves are computed over them, so K is bounded; 1024 is far past where maj@k curves flatten.
 MAX_SAMPLES = 1024
@@ -50,6 +50,9 @@ class CellSpec:
     think_tags: tuple[tuple[str, str], ...] = field(default=())
     # Lu et al.'s multiple-choice templates (prompts/icl.py): "open" | "closed" | "closed-adv"; None: the task's own.
     template: str | None = None
+    # A judge model whose reading of each response scored this cell instead of the task's extraction
+    # rules (`polaris audit --judge M --score-with judge`, audit/judge_model.py); None: the rules.
+    judge: str | None = None
 
     def __post_init__(self) -> None:
         vote = "-".join(self.vote.split())  # "complex-top 30" and "complex-top-30" are the same
@@ -149,6 +152,8 @@ class CellSpec:
             s += f"+tpl:{self.template}"
         if self.think_tags:
             s += "+tags:" + ",".join("".join(c for c in o if c.isalnum()) or "x" for o, _ in self.think_tags)
+        if self.judge:
+            s += "+judge:" + self.judge.replace("/", ":")  # a label keeps its four "/"-separated parts
         return s
 
     @property
