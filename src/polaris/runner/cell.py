@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,10 @@ class CellSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CellSpec:
         d = dict(d)
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:  # a run stored by a newer Polaris: its cell means something this version cannot rebuild
+            raise PolarisError(f"run {d.get('model')}/{d.get('task')} was stored by a newer Polaris (its cell has"
+                               f" {', '.join(unknown)}); upgrade Polaris to use it")
         d["task_options"] = tuple(tuple(kv) for kv in d.get("task_options", ()))
         d["think_tags"] = tuple(tuple(pair) for pair in d.get("think_tags", ()))
         return cls(**d)
