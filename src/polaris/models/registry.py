@@ -36,6 +36,7 @@ class BackendOptions:
     stall_timeout: float = 30.0  # openai: a streamed response silent this long has stalled (models/liveness.py)
     stream: bool = True  # openai: stream generation responses (stall detection); off for servers that break it
     extra: tuple[tuple[str, Any], ...] = ()
+    budget_param: str | None = None  # openai: how a thinking budget is sent (models/thinking.py)
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -63,6 +64,7 @@ def make_backend(name: str, opts: BackendOptions | None = None) -> Backend:
             stream=opts.stream,
             retry=RetryPolicy(max_attempts=opts.max_attempts, base=opts.backoff),
             seed=opts.seed,
+            budget_param=opts.budget_param,
         )
     if provider == "baseline":
         from polaris.models.baseline import BaselineBackend
