@@ -163,3 +163,15 @@ def test_read_only_media_can_be_read(tmp_path, data):
         assert "read-only" in line and str(store) in line
         if mnt is None:
             os.chmod(tmp_path / "ro", 0o755)
+
+
+def test_a_run_from_a_newer_polaris_is_named_not_a_traceback(tmp_path, data):
+    """A newer Polaris may add fields to a cell (same store schema): this one says so in one line."""
+    env = cli_env(POLARIS_DATA_DIR=str(data))
+    store = _gold_store(tmp_path, data)
+    with closing(sqlite3.connect(store)) as db:
+        (spec,) = db.execute("SELECT spec FROM runs").fetchone()
+        db.execute("UPDATE runs SET spec=?", (json.dumps({**json.loads(spec), "speculative_decoding": 4}),))
+        db.commit()
+    line = _one_line(polaris("rescore", "--store", str(store), env=env))
+    assert "stored by a newer Polaris" in line and "speculative_decoding" in line
