@@ -116,14 +116,15 @@ def test_limit_without_groups_is_the_first_items_and_macro_takes_as_many_from_ea
 
 
 def test_a_store_made_before_run_histories(tiny_data, tmp_path):
-    """An older store has no invocations table: readers see no history, the next run adds it, and the items
-    stored before are counted apart."""
+    """An older store (schema 2) has no invocations table: readers see no history, the next run migrates
+    it and adds one, and the items stored before are counted apart."""
     env = cli_env(POLARIS_DATA_DIR=str(tiny_data))
     store = tmp_path / "old.db"
     polaris("run", "-m", "baseline/gold", "--store", str(store), "--limit", "3", env=env, check=True)
     db = sqlite3.connect(store)
-    db.execute("DROP TABLE invocations")
+    db.execute("DROP TABLE invocations")  # as Polaris wrote it before run histories: schema 2
     db.execute("DROP TABLE result_sources")
+    db.execute("UPDATE meta SET value='2' WHERE key='schema'")
     db.commit()
     db.close()
     ro = Store(store, readonly=True)

@@ -27,6 +27,7 @@ from typing import Any
 from polaris.errors import PolarisError
 from polaris.models.registry import BackendOptions, make_backend
 from polaris.runner.budget import Budget
+from polaris.runner.monitor import Monitor
 from polaris.runner.runner import CellRun, PreparedCell, Progress, run_cell
 from polaris.store.store import Store
 
@@ -89,7 +90,8 @@ class LocalExecutor(Executor):
     def __init__(self, opts: BackendOptions, *, concurrency: int = 32) -> None:
         self.opts = opts
         self.concurrency = concurrency
-        self.backends: dict[str, Any] = {}
+        self.backends: dict[tuple[str, str], Any] = {}  # per (model, API): backend_key
+        self.monitor = Monitor()  # one per command: each server quirk is said once (runner/monitor.py)
 
     async def start(self, models: Sequence[str]) -> None:
         for model in models:
@@ -106,6 +108,8 @@ class LocalExecutor(Executor):
                   budget: Budget | None = None) -> list[CellRun]:
         for key in dict.fromkeys(backend_key(self.opts, c.spec) for c in cells):
             await self._start(key)
+        if bar is not None and getattr(bar, "notice", None) is not None:
+            self.monitor.emit = bar.notice
         runs = []
         for cell in cells:
             update = bar(self.describe(cell), len(cell.items)) if bar is not None else None
@@ -114,7 +118,7 @@ class LocalExecutor(Executor):
             wanted = max(self.concurrency, getattr(backend, "in_flight", 0))
             with self.hold(cell):
                 runs.append(await run_cell(cell, store=store, backend=backend, concurrency=wanted,
-                                           on_progress=update, budget=budget))
+                                           on_progress=update, budget=budget, monitor=self.monitor))
         return runs
 
     def describe(self, cell: PreparedCell) -> str:

@@ -404,6 +404,8 @@ class RayExecutor(Executor):
                 state.stats.attempts += stats.attempts
                 state.stats.failed += stats.failed
                 state.stats.cached += stats.cached
+                state.stats.answered += stats.answered
+                state.stats.quirks.update(stats.quirks)
                 continue
             if kind == "budget":  # calls the worker wants to send, and what finished calls cost
                 admits, settles = payload

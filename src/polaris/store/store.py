@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from polaris.errors import PolarisError
-
-SCHEMA_VERSION = "1"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
+from polaris.store import health, leases
+from polaris.store import invocations as history_tables
+from polaris.store.health import SCHEMA_VERSION, StoreError  # noqa: F401 - re-exported
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,25 +43,8 @@ CREATE TABLE IF NOT EXISTS results (
   extracted INTEGER, error TEXT, answer TEXT, gold TEXT, data TEXT,
   PRIMARY KEY (run, item)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS results_run_idx ON results (run, idx);
-"""
+""" + leases.SCHEMA + history_tables.SCHEMA
 
-# Tables added after stores were first written: created when a store without them is opened for
-# writing (readers treat a missing table as empty). Each invocation that filled a run (polaris run,
-# an experiment grid, rescore, an import) is a row; runner/history.py rebuilds a run's manifest from them.
-ADDED_TABLES = {
-    "invocations": """
-CREATE TABLE IF NOT EXISTS invocations (
-  id INTEGER PRIMARY KEY, run TEXT NOT NULL, source TEXT NOT NULL, started REAL NOT NULL, finished REAL,
-  endpoint TEXT, item_limit INTEGER, items_asked INTEGER, items_scored INTEGER, errors INTEGER,
-  polaris_version TEXT, scorer_version TEXT, data TEXT);
-CREATE INDEX IF NOT EXISTS invocations_run ON invocations (run);
-""",
-    # Which invocation last judged each stored item result (so where its answers came from).
-    "result_sources": """
-CREATE TABLE IF NOT EXISTS result_sources (
-  run TEXT NOT NULL, item TEXT NOT NULL, invocation INTEGER NOT NULL, PRIMARY KEY (run, item)) WITHOUT ROWID;
-""",
-}
 
 
 def canonical_json(obj: Any) -> str:
@@ -126,43 +109,24 @@ class ResultRow:
     data: dict[str, Any]
 
 
-def _check_is_polaris(path: Path) -> bool:
-    """True if the file is an existing Polaris store, False if it is new/empty; error otherwise."""
-    if not path.exists() or path.stat().st_size == 0:
-        return False
-    with path.open("rb") as fh:
-        head = fh.read(16)
-    if head != _SQLITE_MAGIC:
-        raise PolarisError(f"{path} is not a Polaris store (not an SQLite database); choose another --store")
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
-    try:
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            return False  # another process is creating it right now
-        row = con.execute("SELECT value FROM meta WHERE key='app'").fetchone() if "meta" in tables else None
-    except sqlite3.DatabaseError:
-        row = None
-    finally:
-        con.close()
-    if not row or row[0] != "polaris":
-        raise PolarisError(f"{path} is an SQLite database but not a Polaris store; choose another --store")
-    return True
-
-
 class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False, known: bool = False) -> None:
         """Open (or create) a store. `known=True` skips the file check for a store this process has
         already opened: reading the file with plain `open()` and closing it would drop the POSIX locks
         SQLite holds on it for the other connection (SQLite's "how to corrupt", section 2.2)."""
         self.path = Path(path)
-        exists = True if known else _check_is_polaris(self.path)
+        version = SCHEMA_VERSION if known else health.inspect(self.path)
+        exists = version is not None
         if readonly and not exists:
             raise PolarisError(f"no Polaris store at {self.path} (run `polaris run` first, or pass --store)")
         if not exists and self.path.parent and not self.path.parent.exists():
             raise PolarisError(f"cannot create store {self.path}: directory {self.path.parent} does not exist")
-        uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
+        health.remember(self.path)
         try:
-            self.db = sqlite3.connect(uri, uri=readonly, timeout=60, isolation_level=None, check_same_thread=False)
+            if readonly:
+                self.db = health.open_readonly(self.path)
+            else:
+                self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout=60000")
             if not readonly:
                 if not exists:
@@ -177,18 +141,13 @@ class Store:
                 if mode != "wal":
                     raise PolarisError(f"cannot open store {self.path} in WAL mode (is it on a network filesystem?)")
                 self.db.execute("PRAGMA synchronous=NORMAL")
-                self._add_tables()
-        except sqlite3.OperationalError as exc:
-            raise PolarisError(f"cannot open store {self.path}: {exc}") from None
-
-    def _add_tables(self) -> None:
-        """Create the tables added since the store was made (nothing is written when they exist)."""
-        have = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        missing = [sql for name, sql in ADDED_TABLES.items() if name not in have]
-        if missing:
-            self.db.executescript("BEGIN IMMEDIATE; " + "".join(missing) + " COMMIT;")
+                if exists and version < SCHEMA_VERSION:
+                    health.migrate(self.db, version)
+        except sqlite3.Error as exc:
+            raise health.describe(exc, self.path) from None
 
     def _has(self, table: str) -> bool:
+        """Whether the store has a table (a store opened read-only is not migrated: invocations)."""
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone() is not None
 
     # -- transactions -------------------------------------------------------------------------
@@ -211,6 +170,7 @@ class Store:
         """Persist one call to a backend (its samples if it succeeded, its error if not) atomically."""
         with self.transaction():
             self.write_call(request_hash=request_hash, request=request, **kwargs)
+        health.count_kept(len(kwargs.get("samples", ())))
 
     def write_call(
         self,
@@ -226,8 +186,10 @@ class Store:
         latency: float | None = None,
         usage: dict[str, Any] | None = None,
         body_json: str | None = None,
+        holder: str | None = None,
     ) -> None:
-        """The inserts of `record_call`, inside the caller's transaction."""
+        """The inserts of `record_call`, inside the caller's transaction; `holder`'s lease on the request
+        (store/leases.py) is released with them."""
         now = time.time()
         self.db.execute(
             "INSERT OR IGNORE INTO requests VALUES (?, ?, ?, ?, ?, ?)",
@@ -255,6 +217,8 @@ class Store:
                 for s in samples
             ],
         )
+        if holder is not None:
+            leases.release(self.db, request_hash, holder)
 
     def request(self, request_hash: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT body FROM requests WHERE hash=?", (request_hash,)).fetchone()
@@ -344,7 +308,7 @@ class Store:
                          scorer_version: str | None = None, data: dict[str, Any] | None = None,
                          started: float | None = None) -> int:
         """Record that an invocation starts filling a run; returns its id (for `end_invocation` and
-        for the item results it judges, `results.data.invocation`)."""
+        for the item results it judges: `put_results(..., invocation=)`)."""
         with self.transaction():
             cur = self.db.execute(
                 "INSERT INTO invocations (run, source, started, endpoint, item_limit, items_asked, polaris_version,"
@@ -389,6 +353,7 @@ class Store:
             if invocation is not None:
                 self.db.executemany("INSERT OR REPLACE INTO result_sources VALUES (?, ?, ?)",
                                     [(run_id, r.item, invocation) for r in rows])
+        health.count_kept(len(rows))
 
     def result_counts(self, run_id: str) -> tuple[int, int, dict[int | None, int]]:
         """(items stored, items scored, items per judging invocation: None for results stored before
@@ -433,4 +398,12 @@ class _Tx:
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is not None:
+            self.db.execute("ROLLBACK")
+            return
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            if self.db.in_transaction:  # a COMMIT that failed (a full disk) leaves the transaction open
+                self.db.execute("ROLLBACK")
+            raise
