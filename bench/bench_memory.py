@@ -4,10 +4,11 @@ Each configuration is a fresh `polaris run` of a synthetic GSM8K (zero-shot CoT,
 tests/fakeserver.py, whose samples are right with probability 0.3 and otherwise one of a few wrong
 answers, each about 900 characters of "reasoning" long (a realistic chain of thought). The polaris
 process is a subprocess: its own peak RSS (wait4's ru_maxrss, what resource.getrusage reports for
-it) is printed with the ratio against the first configuration of its sweep:
+it) is printed with the ratio against a floor measured in the same run:
 
+  floor        32 items, K = 1 (greedy): what polaris itself costs with nothing sampled
   K sweep      32 items, --concurrency 4, K = 16, 128, 1024
-  item sweep   K = 64, --concurrency 4, 100 and 1000 items
+  item sweep   K = 64, --concurrency 4, 100, 1000 and 3000 items
   then, on the K = 1024 store: `polaris rescore` (judges again from the stored samples) and
   `polaris report` (reads every run back)
 
@@ -17,7 +18,7 @@ stored (every result row, the request hash left out since it names the server's 
 summary (volatile fields left out), so runs of two versions of Polaris can be checked to give
 identical results: `--save FILE` writes them, `--against FILE` compares.
 
-    python bench/bench_memory.py [--quick] [--save out.json] [--against out.json]
+    python bench/bench_memory.py [--quick] [--save out.json] [--against out.json] [--src OTHER/src]
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ def fingerprint_summary(summary: dict) -> str:
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
 
 
+SRC = ROOT / "src"  # --src: another checkout's src/ (an older Polaris, for a side-by-side table)
+
+
 def polaris(*args: str, data: Path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), POLARIS_DATA_DIR=str(data))
+    env = dict(os.environ, PYTHONPATH=str(SRC), POLARIS_DATA_DIR=str(data))
     return measure([sys.executable, "-m", "polaris", *args], env)
 
 
@@ -92,16 +96,20 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="K up to 128 and 100/300 items (a smoke test)")
     ap.add_argument("--save", type=Path, help="write the measurements and fingerprints here (JSON)")
     ap.add_argument("--against", type=Path, help="compare fingerprints with a file written by --save")
+    ap.add_argument("--src", type=Path, help="run the polaris of this src/ directory (default: this checkout's)")
     args = ap.parse_args()
+    global SRC
+    SRC = args.src.resolve() if args.src else SRC
     tmp = Path(tempfile.mkdtemp())
+    print(f"polaris from {SRC}; load average {os.getloadavg()[0]:.1f}")
     ks = (16, 128) if args.quick else (16, 128, 1024)
-    sizes = (100, 300) if args.quick else (100, 1000)
-    configs = [("K sweep", 32, k) for k in ks] + [("item sweep", n, 64) for n in sizes]
+    sizes = (100, 300) if args.quick else (100, 1000, 3000)
+    configs = [("floor", 32, 1)] + [("K sweep", 32, k) for k in ks] + [("item sweep", n, 64) for n in sizes]
     out: dict[str, dict] = {}
     biggest = None
-    print(f"{'sweep':10s} {'items':>6s} {'K':>5s} {'samples':>8s} {'seconds':>8s} {'peak MiB':>9s} {'ratio':>6s}"
-          f"  {'accuracy':>8s}  rows fingerprint  summary fingerprint")
-    first: dict[str, float] = {}
+    print(f"{'sweep':10s} {'items':>6s} {'K':>5s} {'samples':>8s} {'seconds':>8s} {'CPU s':>6s} {'peak MiB':>9s}"
+          f" {'ratio':>6s}  {'accuracy':>8s}  rows fingerprint  summary fingerprint")
+    floor = None
     for sweep, n, k in configs:
         data = tmp / f"data{n}"
         answers = write_data(data, n)
@@ -113,32 +121,37 @@ def main() -> None:
                         "--concurrency", str(CONCURRENCY), "--store", str(store), "--json", "--no-progress",
                         data=data)
         summary = json.loads(m.stdout)["results"][0]
-        first.setdefault(sweep, m.rss_mib)
+        floor = floor or m.rss_mib
         key = f"{n}x{k}"
-        out[key] = {"seconds": round(m.seconds, 1), "rss_mib": round(m.rss_mib, 1), "accuracy": summary["accuracy"],
+        out[key] = {"seconds": round(m.seconds, 1), "cpu": round(m.cpu, 1), "rss_mib": round(m.rss_mib, 1),
+                    "ratio": round(m.rss_mib / floor, 2), "accuracy": summary["accuracy"],
                     "rows": fingerprint_rows(store), "summary": fingerprint_summary(summary)}
-        print(f"{sweep:10s} {n:6d} {k:5d} {n * k:8d} {m.seconds:8.1f} {m.rss_mib:9.1f} {m.rss_mib / first[sweep]:6.2f}"
-              f"  {summary['accuracy']:8.4f}  {out[key]['rows']:16s}  {out[key]['summary']}")
+        print(f"{sweep:10s} {n:6d} {k:5d} {n * k:8d} {m.seconds:8.1f} {m.cpu:6.1f} {m.rss_mib:9.1f}"
+              f" {m.rss_mib / floor:6.2f}  {summary['accuracy']:8.4f}  {out[key]['rows']:16s}  {out[key]['summary']}")
         if sweep == "K sweep":
             biggest = (store, data, key)
     assert biggest is not None
     store, data, key = biggest
     m = polaris("rescore", "--store", str(store), "--json", data=data)
     rescored = json.loads(m.stdout)["results"][0]
-    out["rescore " + key] = {"seconds": round(m.seconds, 1), "rss_mib": round(m.rss_mib, 1),
+    out["rescore " + key] = {"seconds": round(m.seconds, 1), "cpu": round(m.cpu, 1), "rss_mib": round(m.rss_mib, 1),
                              "rows": fingerprint_rows(store), "accuracy": rescored["accuracy"]}
-    print(f"rescore of {key}: {m.seconds:.1f} s, peak {m.rss_mib:.1f} MiB, rows {out['rescore ' + key]['rows']}"
-          f" (accuracy {rescored['accuracy']:.4f})")
+    print(f"rescore of {key}: {m.seconds:.1f} s ({m.cpu:.1f} s CPU), peak {m.rss_mib:.1f} MiB"
+          f" ({m.rss_mib / floor:.2f}x floor), rows {out['rescore ' + key]['rows']} (accuracy {rescored['accuracy']:.4f})")
     m = polaris("report", "--store", str(store), "-o", str(tmp / "report"), data=data)
-    out["report " + key] = {"seconds": round(m.seconds, 1), "rss_mib": round(m.rss_mib, 1)}
-    print(f"report of {key}: {m.seconds:.1f} s, peak {m.rss_mib:.1f} MiB")
+    out["report " + key] = {"seconds": round(m.seconds, 1), "cpu": round(m.cpu, 1), "rss_mib": round(m.rss_mib, 1)}
+    print(f"report of {key}: {m.seconds:.1f} s ({m.cpu:.1f} s CPU), peak {m.rss_mib:.1f} MiB"
+          f" ({m.rss_mib / floor:.2f}x floor)")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     if args.save:
         args.save.write_text(json.dumps(out, indent=1))
     if args.against:
         ref = json.loads(args.against.read_text())
-        same = [k for k in out if k in ref and all(out[k].get(f) == ref[k].get(f) for f in ("rows", "summary", "accuracy"))]
+        same = [k for k in out if k in ref
+                and all(out[k].get(f) == ref[k].get(f) for f in ("rows", "summary", "accuracy"))]
         diff = [k for k in out if k in ref and k not in same]
-        print(f"identical to {args.against}: {len(same)} of {len(same) + len(diff)}" + (f"; DIFFERENT: {diff}" if diff else ""))
+        print(f"identical to {args.against}: {len(same)} of {len(same) + len(diff)}"
+              + (f"; DIFFERENT: {diff}" if diff else ""))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from polaris.analysis.stats import Estimate, mean_ci
 
 EXACT_MAX_SAMPLES = 128  # exact DP costs ~ n_g·G·K·(K+G) flops: milliseconds at K = 40
 MC_DRAWS = 2000
+MC_BATCH = 1 << 18  # random numbers drawn at once by the Monte Carlo (2 MB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,16 +199,22 @@ def _maj_monte_carlo(
 ) -> dict[int, float]:
     K, G = labels.size, q.size
     out: dict[int, float] = {}
-    rows = np.arange(draws)[:, None]
+    # Draws in batches of about MC_BATCH numbers: the generator fills them in the same order as one
+    # (draws, K) array would be, so the subsets (and the result) are the same, and memory stays a few
+    # MB at K = 1024 instead of tens.
+    batch = max(1, min(draws, MC_BATCH // max(1, K)))
     for k in ks:
-        idx = np.argpartition(rng.random((draws, K)), k - 1, axis=1)[:, :k]
-        counts = np.zeros((draws, G + 1))
-        np.add.at(counts, (np.broadcast_to(rows, idx.shape), labels[idx] + 1), 1)
-        counts = counts[:, 1:]  # column 0 held the unextractable samples
-        top = counts.max(axis=1, keepdims=True)
-        tied = (counts == top) & (top > 0)
-        ntied = tied.sum(axis=1)
-        score = np.divide(tied @ q, ntied, out=np.zeros(draws), where=ntied > 0)
+        score = np.zeros(draws)
+        for start in range(0, draws, batch):
+            b = min(batch, draws - start)
+            idx = np.argpartition(rng.random((b, K)), k - 1, axis=1)[:, :k]
+            counts = np.zeros((b, G + 1))
+            np.add.at(counts, (np.broadcast_to(np.arange(b)[:, None], idx.shape), labels[idx] + 1), 1)
+            counts = counts[:, 1:]  # column 0 held the unextractable samples
+            top = counts.max(axis=1, keepdims=True)
+            tied = (counts == top) & (top > 0)
+            ntied = tied.sum(axis=1)
+            score[start:start + b] = np.divide(tied @ q, ntied, out=np.zeros(b), where=ntied > 0)
         out[k] = float(score.mean())
     return out
 
