@@ -20,7 +20,7 @@ from polaris.store.store import digest
 from polaris.tasks.base import FORMATS
 
 
-_LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None}
+_LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None, "source": None}
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class CellSpec:
     think_tags: tuple[tuple[str, str], ...] = field(default=())
     # Lu et al.'s multiple-choice templates (prompts/icl.py): "open" | "closed" | "closed-adv"; None: the task's own.
     template: str | None = None
+    # Imported runs (`polaris import`): the digest of the source files' contents, so importing a
+    # changed file makes a new run and importing the same file again finds the one it made.
+    source: str | None = None
 
     def __post_init__(self) -> None:
         vote = "-".join(self.vote.split())  # "complex-top 30" and "complex-top-30" are the same

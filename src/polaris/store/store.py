@@ -309,10 +309,16 @@ class _Tx:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+        self.joined = False
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
+        # Inside an open transaction (an import writes many runs as one) this one joins it: the
+        # outer transaction commits or rolls back everything.
+        self.joined = self.db.in_transaction
+        if not self.joined:
+            self.db.execute("BEGIN IMMEDIATE")
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if not self.joined:
+            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -276,6 +276,7 @@ def back_prompt(verdict, level: str, rendering, api: str) -> str:
 async def modulo(task: Task, item: Item, prompt: Prompt, ctx, spec):
     """LLM-Modulo: generate, validate, back-prompt with the verifier's feedback, up to R more rounds."""
     from polaris.models.base import RequestContext
+    from polaris.runner.context import CacheMiss
     from polaris.runner.solvers import Outputs, decoding
 
     rounds = int(task.options["verifier_rounds"])  # nonzero: make_task picks this solver only then
@@ -288,7 +289,12 @@ async def modulo(task: Task, item: Item, prompt: Prompt, ctx, spec):
     transcript: list[dict[str, Any]] = []
     current, dec = prompt, decoding(spec)
     for r in range(rounds + 1):
-        h, rows = await ctx.generate(current, dec, 1, request)
+        try:
+            h, rows = await ctx.generate(current, dec, 1, request)
+        except CacheMiss:
+            if r == 0 or "imported" not in ctx.identity:
+                raise
+            break  # an imported conversation ends where its source stopped asking (polaris import)
         text = rows[0].text or ""
         parsed = scorer.parsed(text, item, strict=False)
         verdict = validate(problem, parsed)

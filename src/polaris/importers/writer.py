@@ -1,0 +1,102 @@
+"""Store imported cells as ordinary runs and score them, all in one transaction.
+
+For each cell: its matched responses are written as calls and samples under the keys the cell's own
+solver will ask for (`importers/keys.py`), its run and manifest are recorded, then the solver runs
+against the store alone, exactly as `polaris rescore` does, and `runner.finish_cell` judges, stores the
+item results and the summary. Scoring therefore goes through the same code as every generated run,
+and a later rescore reproduces it. Any error rolls the whole import back: nothing is half-imported. A
+cell whose run already has results (the same files imported before) is left untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from polaris.importers import keys
+from polaris.importers.plan import ImportCell
+from polaris.importers.records import Record
+from polaris.runner.context import SolveContext
+from polaris.runner.runner import CellRun, PreparedCell, build_prompts, finish_cell, manifest, solve_items
+from polaris.store.store import Store
+
+
+@dataclass
+class Written:
+    cell: ImportCell
+    run: CellRun | None  # None: already imported, left as it was
+    rows: list[Any]  # the run's item results (stored before, when already imported)
+
+
+def _payload(record: Record) -> dict[str, Any]:
+    """What the source sent, in the shape Polaris stores prompts (`samples` and `view` show it)."""
+    if record.messages:
+        return {"messages": [{"role": r, "content": c} for r, c in record.messages]}
+    if record.prompt is not None:
+        return {"prompt": record.prompt}
+    return {"prompt": record.question, "prompt_is_question_only": True}
+
+
+def _source(record: Record, k: int) -> dict[str, Any]:
+    resp = record.responses[k] if k < len(record.responses) else None
+    out = {"file": record.file, "line": record.line, "verdict": record.verdict, "answer": record.answer}
+    if resp is not None and (resp.verdict is not None or resp.answer is not None) and len(record.responses) > 1:
+        out.update(verdict=resp.verdict, answer=resp.answer)  # a sample's own verdict, where the source gives one
+    if record.turns:
+        out["turn"] = k
+    return out
+
+
+def _write_samples(store: Store, ctx: SolveContext, cell: PreparedCell, records: list[Record]) -> None:
+    identity, run_id = ctx.identity, cell.spec.run_id
+    for item, prompt, record in zip(cell.items, cell.prompts, records):
+        base = keys.turn(prompt)
+        # One call per turn of a conversation; one call with all K samples otherwise.
+        calls = [[k] for k in range(len(record.responses))] if record.turns else [list(range(len(record.responses)))]
+        if record.error is not None and not record.responses:
+            calls = [[]]
+        for turn_no, ks in enumerate(calls):
+            body = keys.key_body(identity, item.id, base + turn_no)
+            h = ctx._key(body)[1]
+            samples = [
+                {"idx": 0 if record.turns else k, "text": record.responses[k].text, "finish": record.responses[k].finish,
+                 "reasoning": record.responses[k].reasoning, "tokens": record.responses[k].tokens,
+                 "data": {"source": _source(record, k)}}
+                for k in ks
+            ]
+            first = record.responses[ks[0]] if ks else None
+            stored = {**body, **_payload(record)}
+            store.write_call(
+                request_hash=h, request=stored, run=run_id, first_idx=0, n=max(1, len(ks)), samples=samples,
+                error=record.error if not ks else None, latency=first.latency if first else None,
+                usage=dict(first.usage) if first is not None and first.usage and len(ks) == 1 else None,
+            )
+
+
+def write(store: Store, cells: list[ImportCell]) -> list[Written]:
+    """Store and score every cell in one transaction (rolled back whole on any error)."""
+    done: list[Written] = []
+    existing = {r.id for r in store.runs()}
+    with store.transaction():
+        for cell in cells:
+            spec = cell.spec
+            if spec.run_id in existing and store.results(spec.run_id):
+                done.append(Written(cell, None, store.results(spec.run_id)))
+                continue
+            matched = cell.matched
+            items = [m.item for m in matched]
+            prompts, exemplar_ids = build_prompts(cell.task, spec, items)  # type: ignore[arg-type]
+            prepared = PreparedCell(spec, cell.task, items, prompts, exemplar_ids)  # type: ignore[arg-type]
+            identity = {"model": spec.model, "imported": cell.provenance}
+            ctx = SolveContext(store, None, identity, spec.run_id)
+            _write_samples(store, ctx, prepared, [m.record for m in matched])
+            info = manifest(cell.task, spec, identity, exemplar_ids, len(items))
+            store.put_run(spec.run_id, spec.label, spec.as_dict(), info)
+            started = time.time()
+            got = asyncio.run(solve_items(prepared, ctx, range(len(items)), concurrency=1))
+            run = finish_cell(prepared, store, info, [got[i] for i in range(len(items))], ctx.stats,
+                              time.time() - started)
+            done.append(Written(cell, run, run.rows))
+    return done
