@@ -24,6 +24,7 @@ from typing import Any
 
 from polaris.analysis.breakdown import Breakdown, breakdown
 from polaris.errors import PolarisError
+from polaris.importers.provenance import imported_from
 from polaris.runner.summary import summarize
 from polaris.store.store import ResultRow, RunRow
 
@@ -82,11 +83,12 @@ class Cell:
     disagree: int | None = None
     headline: str = "micro"
     split: Breakdown | None = field(default=None, repr=False)
+    imported: str | None = None  # the source format of an imported run (`polaris import`); None: Polaris ran it
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("suite", "status", "reason", "task", "prompt", "strategy", "run_id",
                                             "label", "n", "size", "errors", "accuracy", "strict_accuracy",
-                                            "extracted", "disagree", "headline")}
+                                            "extracted", "disagree", "headline", "imported")}
         d["ci95"] = list(self.ci95) if self.ci95 else None
         return d
 
@@ -121,6 +123,7 @@ def _fill(cell: Cell, run: RunRow, rows: Sequence[ResultRow]) -> None:
     cell.strict_accuracy, cell.extracted, cell.disagree = s["strict_accuracy"], s["extracted"], s["disagree"]
     cell.headline = s["headline"]
     cell.split = breakdown(rows, headline=headline, task=task)
+    cell.imported = (imported_from(run.manifest) or {}).get("format")
     reasons = []
     if task != cell.suite:
         reasons.append(f"subset task {task}")

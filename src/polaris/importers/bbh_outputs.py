@@ -70,8 +70,8 @@ def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:
     task = _task(path, name)
     _, rows = json_with_lines(path, name, WHAT, "outputs")
     model = _model(path)
-    for line, row in rows:
-        where = f"{name}:{line}"
+    for k, (line, row) in enumerate(rows, 1):
+        where = f"{name}:{line} (record {k})"
         if not isinstance(row, dict) or not isinstance(row.get("input"), str):
             raise PolarisError(f"{where}: not a {WHAT} record (no 'input' prompt)")
         prediction = row.get("prediction")
@@ -82,7 +82,7 @@ def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:
         cot = prompt.rstrip().endswith(COT_CUE)
         target = row.get("target")
         yield Record(
-            file=name, line=line, model=model, task="bbh", prompt_format="fewshot-cot" if cot else "fewshot-direct",
+            file=name, line=line, at=f"record {k}", model=model, task="bbh", prompt_format="fewshot-cot" if cot else "fewshot-direct",
             responses=(Response(prediction),), prompt=prompt, group=task,
             target=target if isinstance(target, str) else None,
         )

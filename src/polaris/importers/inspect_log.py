@@ -148,7 +148,7 @@ def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:
             messages = messages[:-1]  # what was sent, without the reply
         choices = first.get("choices")
         yield Record(
-            file=name, line=k, at=at, model=model, task=task, prompt_format=fmt, responses=got,
+            file=name, line=None, at=at, model=model, task=task, prompt_format=fmt, responses=got,
             item_id=str(first["id"]), question=_question(first),
             messages=tuple((str(m.get("role")), _content(m.get("content"))) for m in messages),
             choices=tuple(choices) if isinstance(choices, list) and all(isinstance(c, str) for c in choices) else (),

@@ -9,6 +9,8 @@
 Several items with the same text are told apart by the record's group (a BBH task named by the file),
 its options and its gold answer; if that leaves more than one, the record is *ambiguous*. A record
 that names no item is *unmatched*; a second record for an item already matched is a *duplicate*.
+Items that are the same in every respect (text, options, gold: the dataset holds them twice) are
+interchangeable: records take them in order, and are counted as `twins`.
 Neither is imported, and all are counted and listed (`--show-unmatched`).
 """
 
@@ -42,6 +44,8 @@ class Match:
     how: str = ""  # id | question | prompt
     reason: str = ""
     gold_differs: bool = False  # the source's gold is not Polaris's for the matched item
+    candidates: tuple[Item, ...] = ()  # an ambiguous record's items
+    twin: bool = False  # matched to the first free one of several identical items (same text and gold)
 
 
 class ItemIndex:
@@ -136,8 +140,15 @@ def _find(index: ItemIndex, record: Record, gold: dict[str, str]) -> Match:
     candidates = _narrow(list(where.by_text[key]), record, gold)
     if len(candidates) > 1:
         ids = ", ".join(it.id for it in candidates[:5])
-        return Match(record, None, "ambiguous", how, f"{len(candidates)} items have this question ({ids})")
+        return Match(record, None, "ambiguous", how, f"{len(candidates)} items have this question ({ids})",
+                     candidates=tuple(candidates))
     return Match(record, candidates[0], "matched", how)
+
+
+def _twins(items: Sequence[Item], gold: dict[str, str]) -> bool:
+    first = items[0]
+    return all(norm(it.question) == norm(first.question) and it.choices == first.choices
+               and gold[it.id] == gold[first.id] for it in items)
 
 
 def match(task: Task, items: Sequence[Item], records: Iterable[Record]) -> list[Match]:
@@ -148,6 +159,12 @@ def match(task: Task, items: Sequence[Item], records: Iterable[Record]) -> list[
     taken: dict[str, Record] = {}
     for record in records:
         m = _find(index, record, gold)
+        if m.status == "ambiguous" and _twins(m.candidates, gold):
+            # The dataset holds the same item twice (BBH has such pairs): the items are interchangeable,
+            # so records take them in order; counted apart as `twins`.
+            free = [it for it in m.candidates if it.id not in taken]
+            if free:
+                m = Match(record, free[0], "matched", m.how, twin=True)
         if m.item is not None:
             first = taken.setdefault(m.item.id, record)
             if first is not record:

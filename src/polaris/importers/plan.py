@@ -108,13 +108,14 @@ def _provenance(fmt: str, source: str, files: list[SourceFile], matches: list[Ma
                 temperature: float | None) -> dict[str, Any]:
     index = {f.name: k for k, f in enumerate(files)}
     counts = {"records": len(matches), "matched": 0, "unmatched": 0, "ambiguous": 0, "duplicate": 0,
-              "by_id": 0, "by_question": 0, "by_prompt": 0, "gold_differs": 0}
+              "by_id": 0, "by_question": 0, "by_prompt": 0, "twins": 0, "gold_differs": 0}
     items: dict[str, list[Any]] = {}
     for m in matches:
         counts[m.status] += 1
         if m.item is not None:
             counts[f"by_{m.how}"] += 1
             counts["gold_differs"] += m.gold_differs
+            counts["twins"] += m.twin
             items[m.item.id] = [index[m.record.file], m.record.line, m.record.verdict]
     return {
         "format": fmt, "source": source, "sent_by_polaris": False, "note": NOTE,

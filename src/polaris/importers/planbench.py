@@ -77,8 +77,8 @@ def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:
     modulo = any(isinstance(r, dict) and "messages" in r for _, r in rows)
     # The cell's rounds are the most any record used: the source's limit, as far as the file shows it.
     rounds = max((len(_replies(r.get("messages"))) for _, r in rows if isinstance(r, dict)), default=1) - 1
-    for line, r in rows:
-        where = f"{name}:{line}"
+    for k, (line, r) in enumerate(rows, 1):
+        where = f"{name}:{line} (record {k})"
         if not isinstance(r, dict) or "instance_id" not in r:
             raise PolarisError(f"{where}: not a {WHAT} record (no 'instance_id')")
         verdict = verdict_of(r.get("llm_correct", r.get("correct")))
@@ -106,7 +106,7 @@ def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:
             options = (("instances_dir", instances),)
         pddl = "[QUERY PROBLEM]" in query
         yield Record(
-            file=name, line=line, model=str(engine) if engine else None, task=task_pddl if pddl else task_nl,
+            file=name, line=line, at=f"record {k}", model=str(engine) if engine else None, task=task_pddl if pddl else task_nl,
             prompt_format=PROMPTS.get(prompt_type), responses=responses, turns=modulo,
             item_id=f"instance-{r['instance_id']}", prompt=query or None, messages=shown,
             verdict=verdict, answer=answer, task_options=options,

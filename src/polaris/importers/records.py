@@ -38,7 +38,7 @@ class Record:
     """One item's generation(s) in a source file."""
 
     file: str  # the file as named on the command line
-    line: int  # 1-based line (JSONL) or record number (JSON list)
+    line: int | None  # 1-based line the record starts on; None where lines mean nothing (a zip)
     model: str | None  # as the source names it; None: the user must say (--model)
     task: str | None  # Polaris task name; None: the user must say (--task)
     prompt_format: str | None  # Polaris prompt format; None: the user must say (--prompt)
@@ -56,11 +56,11 @@ class Record:
     error: str | None = None  # the source's request failed: the item is an error, not a wrong answer
     task_options: tuple[tuple[str, Any], ...] = ()  # e.g. planning instances dir, LLM-Modulo rounds
     temperature: float | None = None  # decoding, when the source says (names the strategy of K samples)
-    at: str | None = None  # where in the file, when a line number says little ("sample 3 epoch 2")
+    at: str | None = None  # where in the file, when a line number says little ("record 27", "sample 3")
 
     @property
     def where(self) -> str:
-        return f"{self.file}:{self.line}" if self.at is None else f"{self.file} ({self.at})"
+        return f"{self.file}" + (f":{self.line}" if self.line is not None else "") + (f" ({self.at})" if self.at else "")
 
 
 @dataclass(frozen=True)

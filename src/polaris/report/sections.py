@@ -28,6 +28,32 @@ def _acc(c: Cell) -> Markup:
     return join(ci(c.accuracy, c.summary.get("ci95")))
 
 
+IMPORTED_MARK = " †"  # beside a number from someone else's generations (`polaris import`), scored by Polaris
+
+
+def _imported(run: Any) -> dict[str, Any] | None:
+    from polaris.importers.provenance import imported_from
+
+    return imported_from(run.manifest)
+
+
+def _imported_notes(cells: Sequence[Cell]) -> Markup | None:
+    """One line per imported cell: where its responses came from and how the source judged them."""
+    from polaris.importers.provenance import agreement, label
+
+    lines = []
+    for c in cells:
+        prov = _imported(c.run)
+        if prov is None:
+            continue
+        a = agreement(c.rows, prov)
+        agree = (f"; Polaris and the source agree on {pct(a['rate'])}% of {a['n']} items (source {pct(a['source_accuracy'])}%, "
+                 f"Polaris {pct(a['polaris_accuracy'])}%)") if a["n"] else ""
+        lines.append(el("li", f"† {c.run.label}: {label(prov)}; Polaris did not send these prompts, it scored the "
+                              f"responses{agree} (run ", run_link(c.id), ")"))
+    return el("ul", lines, class_="note") if lines else None
+
+
 # -- leaderboard -----------------------------------------------------------------------------------
 
 
@@ -57,13 +83,16 @@ def _board_generic(cells: Sequence[Cell]) -> list[Markup]:
         line: list[Any] = list(row)
         for t in tasks:
             c = best.get((*row, t))
-            line.append(join(_acc(c), el("br"), run_link(c.id)) if c else "-")
+            line.append(join(_acc(c), IMPORTED_MARK if _imported(c.run) else "", el("br"), run_link(c.id)) if c else "-")
         rows.append(({"data_model": row[0]}, line))
     out = [el("p", "Accuracy % [95% CI] per task; compare rows of the same prompt format and strategy. The run id "
                    "under each number links to its manifest.", class_="note"),
            table(["model", "prompt", "strategy", *tasks], rows, class_="board", numeric_from=3)]
     if others:
         out.append(el("ul", [el("li", o) for o in others], class_="note"))
+    notes = _imported_notes(list(best.values()))
+    if notes is not None:
+        out.append(notes)
     return out
 
 
@@ -92,7 +121,7 @@ def _board_suites(cells: Sequence[Cell]) -> tuple[list[Markup], set[str]]:
                 if c.status == lb.MISSING:
                     line.append(el("span", "-", title=c.reason))
                     continue
-                mark = "" if c.status == lb.FULL else " *"
+                mark = ("" if c.status == lb.FULL else " *") + (IMPORTED_MARK if c.imported else "")
                 line.append(join(ci(c.accuracy, c.ci95), mark, el("br"), run_link(c.run_id)))
             rows.append(({"data_model": model}, line))
         out.append(el("h3", f"Chain-of-Thought Hub: {prompt}, {strategy}"))
@@ -105,6 +134,10 @@ def _board_suites(cells: Sequence[Cell]) -> tuple[list[Markup], set[str]]:
         notes = [*(f"* {p}" for p in partial), *board.notes]
         if notes:
             out.append(el("ul", [el("li", n) for n in notes], class_="note"))
+        shown = {cs[s].run_id for _, cs in board.rows for s in present if cs[s].imported}
+        imported = _imported_notes([by_id[rid] for rid in shown if rid in by_id])
+        if imported is not None:
+            out.append(imported)
     return out, {c.id for c in suite_cells}
 
 
@@ -164,13 +197,17 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
             s = c.summary
             K = s.get("samples_per_item")
             kk = "" if not K or K < 2 else f"{pct(s['maj_at'].get(str(K)))} / {pct(s['pass_at'].get(str(K)))}"
-            rows.append(({"data_run": c.id, "data_table": "tasks"}, [c.model, c.prompt, c.strategy, s["scored"], _acc(c),
+            rows.append(({"data_run": c.id, "data_table": "tasks"}, [c.model, c.prompt, c.strategy, s["scored"],
+                                              join(_acc(c), IMPORTED_MARK if _imported(c.run) else ""),
                                               pct(s["strict_accuracy"]), pct(s["extracted"]), s["disagree"],
                                               s["errors"], kk, run_link(c.id)]))
             extra += [x for x in (_breakdown(c), _errors(c)) if x is not None]
         body.append(el("h3", task))
         body.append(table(["model", "prompt", "strategy", "n", "accuracy % [95% CI]", "strict %", "extracted %",
                            "strict/flexible disagree", "errors", "maj@K / pass@K %", "run"], rows, numeric_from=3))
+        imported = _imported_notes(group)
+        if imported is not None:
+            body.append(imported)
         body += extra
     return section("tasks", "Results per task", *body)
 
@@ -290,6 +327,8 @@ def _num_ci(s: dict[str, Any] | None) -> str:
 
 
 def manifests(cells: Sequence[Cell]) -> Markup | None:
+    from polaris.importers.provenance import label
+
     if not cells:
         return None
     rows = []
@@ -298,11 +337,13 @@ def manifests(cells: Sequence[Cell]) -> Markup | None:
         ds = m.get("dataset") or {}
         ex = m.get("exemplars") or {}
         dec = m.get("decoding") or {}
+        prov = _imported(c.run)
         rows.append(({"id": f"run-{c.id}"}, [
             el("code", c.id), c.run.label, time.strftime("%Y-%m-%d %H:%M", time.gmtime(c.run.updated)),
             m.get("polaris_version", "-"), m.get("scorer_version", "-"),
             (ds.get("sha256") or "-")[:12], f"{ds.get('items_run', '-')} / {ds.get('size', '-')}",
-            ", ".join(f"{k}={v}" for k, v in sorted(dec.items()) if v is not None),
+            ", ".join(f"{k}={v}" for k, v in sorted(dec.items()) if v is not None) if prov is None else
+            f"not decoded by Polaris ({label(prov)})",
             f"{ex.get('strategy', '-')} (seed {ex.get('seed', '-')})"]))
     return section("manifests", "Run manifests",
                    el("p", "Every number above names the run it came from. The full manifests (spec, backend, "
