@@ -141,3 +141,41 @@ def import_(
         sys.stdout.write("\n")
         return
     _print(runs, per_file, missed, show_unmatched, path)
+
+
+@app.command()
+def export(
+    out: Path = typer.Option(..., "--out", "-o", help="File to write (.parquet, .csv or .jsonl)"),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="parquet | csv | jsonl (default: from --out's extension, else parquet)"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Only runs of this model"),
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="Only runs of this task"),
+    prompt: Optional[str] = typer.Option(None, "--prompt", "-p", help="Only runs with this prompt format"),
+    strategy: Optional[str] = typer.Option(None, help="Only runs with this strategy"),
+    run: Optional[str] = typer.Option(None, "--run", help="Only this run (id or prefix)"),
+    per_sample: bool = typer.Option(False, "--samples", help="One row per sample instead of per item"),
+    store: Optional[Path] = typer.Option(None, help=STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON"),
+) -> None:
+    """Write stored results as one row per item (or sample): Parquet, CSV or JSONL (docs/export.md)."""
+    from polaris.config import store_path
+    from polaris.export import export as write_rows
+    from polaris.export import format_for
+    from polaris.export.rows import Filters
+    from polaris.store.store import Store
+
+    kind = format_for(out, fmt)
+    db = Store(store_path(store), readonly=True)
+    try:
+        done = write_rows(db, out, kind, Filters(model, task, prompt, strategy, run), per_sample)
+    finally:
+        db.close()
+    if done.rows == 0:
+        warn("no stored results match the filters; the file has the header only")
+    if as_json:
+        json.dump({"path": str(done.path), "format": done.format, "rows": done.rows, "runs": done.runs,
+                   "unit": "sample" if per_sample else "item", "schema_version": done.schema_version}, sys.stdout,
+                  indent=2)
+        sys.stdout.write("\n")
+        return
+    print(f"wrote {done.path}: {done.rows} {'sample' if per_sample else 'item'} rows from {done.runs} run(s), "
+          f"{done.format}, export schema v{done.schema_version} (docs/export.md)")

@@ -66,6 +66,25 @@ def agreement(rows: Iterable[Any], prov: Mapping[str, Any], files: Sequence[int]
             **counts}
 
 
+def differs(row: Any, prov: Mapping[str, Any]) -> bool:
+    """Polaris's verdict on a scored item is not the source's (both read as right or not)."""
+    info = (prov.get("items") or {}).get(row.item)
+    if not info or info[2] is None or row.error is not None:
+        return False
+    return _right(info[2]) != _right(row.correct)
+
+
+def source_view(row: Any, prov: Mapping[str, Any], samples: Sequence[Any]) -> dict[str, Any]:
+    """The source's side of an item: its verdict, its reading of the answer, where it came from."""
+    info = (prov.get("items") or {}).get(row.item) or [None, None, None]
+    files = prov.get("files") or []
+    first = next((s.data.get("source") for s in samples if isinstance(getattr(s, "data", None), dict)
+                  and isinstance(s.data.get("source"), dict)), {}) or {}
+    return {"verdict": info[2], "correct": _right(info[2]), "answer": first.get("answer"),
+            "file": files[info[0]].get("name") if info[0] is not None and info[0] < len(files) else None,
+            "line": info[1]}
+
+
 def per_file(rows: Sequence[Any], prov: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One line per source file: items scored, Polaris's accuracy on them, the source's per-item
     agreement where it gave verdicts, and its own published score where the file came with one."""
