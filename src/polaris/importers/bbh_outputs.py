@@ -22,7 +22,7 @@ from pathlib import Path
 from polaris.errors import PolarisError
 from polaris.importers.records import ReadOptions, Record, Response, json_with_lines, sha256_file
 
-WHAT = "BIG-Bench Hard output"
+WHAT = "a BIG-Bench Hard output"
 STEM = re.compile(r"^(?P<task>[a-z_]+?)_(?:few|zero)_shot_template")
 COT_CUE = "A: Let's think step by step."
 METRICS = "_eval_metrics.jsonl"
@@ -38,7 +38,7 @@ def _task(path: Path, name: str) -> str:
 
     m = STEM.match(path.stem)
     if m is None or m.group("task") not in TASKS:
-        raise PolarisError(f"{name}: not a {WHAT} file (the name should start with a BBH task, e.g. "
+        raise PolarisError(f"{name}: not {WHAT} file (the name should start with a BBH task, e.g. "
                            "date_understanding_few_shot_template_0-255000.json)")
     return m.group("task")
 
@@ -73,7 +73,7 @@ def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:
     for k, (line, row) in enumerate(rows, 1):
         where = f"{name}:{line} (record {k})"
         if not isinstance(row, dict) or not isinstance(row.get("input"), str):
-            raise PolarisError(f"{where}: not a {WHAT} record (no 'input' prompt)")
+            raise PolarisError(f"{where}: not {WHAT} record (no 'input' prompt)")
         prediction = row.get("prediction")
         if not isinstance(prediction, str):
             raise PolarisError(f"{where}: record without a response (field 'prediction' is "

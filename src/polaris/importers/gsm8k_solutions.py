@@ -17,7 +17,7 @@ from pathlib import Path
 from polaris.errors import PolarisError
 from polaris.importers.records import ReadOptions, Record, Response, jsonl_lines, text_field, verdict_of
 
-WHAT = "GSM8K example-solutions"
+WHAT = "a GSM8K example-solutions"
 
 
 def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:

@@ -25,10 +25,10 @@ from polaris.errors import PolarisError
 from polaris.importers.foreign import polaris_task
 from polaris.importers.records import ReadOptions, Record, Response, load_json, verdict_of
 
-WHAT = "inspect_ai eval log"
+WHAT = "an inspect_ai eval log"
 
 
-def _with_inspect(path: Path) -> dict[str, Any] | None:
+def _with_inspect(path: Path, name: str) -> dict[str, Any] | None:
     try:
         from inspect_ai.log import read_eval_log  # type: ignore[import-not-found]
     except ImportError:
@@ -36,7 +36,7 @@ def _with_inspect(path: Path) -> dict[str, Any] | None:
     try:
         log = read_eval_log(str(path))
     except Exception as exc:  # inspect_ai's own errors: the file is not one of its logs
-        raise PolarisError(f"{path}: not an {WHAT} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise PolarisError(f"{name}: not {WHAT} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
     return log.model_dump(mode="json")
 
 
@@ -44,11 +44,11 @@ def _from_zip(path: Path, name: str) -> dict[str, Any]:
     try:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        raise PolarisError(f"{name}: not an {WHAT} (neither JSON nor an .eval zip)") from None
+        raise PolarisError(f"{name}: not {WHAT} (neither JSON nor an .eval zip)") from None
     with zf:
         names = zf.namelist()
         if "header.json" not in names and "_journal/start.json" not in names:
-            raise PolarisError(f"{name}: not an {WHAT} (the zip has no header.json)")
+            raise PolarisError(f"{name}: not {WHAT} (the zip has no header.json)")
         try:
             header = json.loads(zf.read("header.json" if "header.json" in names else "_journal/start.json"))
             samples = [json.loads(zf.read(n)) for n in sorted(names) if n.startswith("samples/") and n.endswith(".json")]
@@ -60,13 +60,13 @@ def _from_zip(path: Path, name: str) -> dict[str, Any]:
 
 
 def load(path: Path, name: str) -> dict[str, Any]:
-    doc = _with_inspect(path)
+    doc = _with_inspect(path, name)
     if doc is None:
         doc = _from_zip(path, name) if zipfile.is_zipfile(path) else load_json(path, name, WHAT)
     if not isinstance(doc, dict) or not isinstance(doc.get("eval"), dict):
-        raise PolarisError(f"{name}: not an {WHAT} (no 'eval' header)")
+        raise PolarisError(f"{name}: not {WHAT} (no 'eval' header)")
     if not isinstance(doc.get("samples"), list):
-        raise PolarisError(f"{name}: the {WHAT} has no samples (was it written with --no-log-samples?)")
+        raise PolarisError(f"{name}: the log has no samples (was it written with --no-log-samples?)")
     return doc
 
 
@@ -124,7 +124,7 @@ def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:
     by_id: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for k, s in enumerate(doc["samples"], 1):
         if not isinstance(s, dict) or "id" not in s:
-            raise PolarisError(f"{name} (sample {k}): not an {WHAT} sample (no 'id')")
+            raise PolarisError(f"{name} (sample {k}): not {WHAT} sample (no 'id')")
         by_id.setdefault(json.dumps(s["id"]), []).append((k, s))
     for samples in by_id.values():
         samples.sort(key=lambda ks: ks[1].get("epoch") or 0)

@@ -34,7 +34,7 @@ from typing import Any
 from polaris.errors import PolarisError
 from polaris.importers.records import ReadOptions, Record, Response, jsonl_lines, verdict_of
 
-WHAT = "generations JSONL"
+WHAT = "a generations JSONL"
 FIELDS = ("id", "question", "prompt", "response", "responses", "model", "task", "prompt_format", "correct",
           "answer", "target", "error", "finish", "tokens", "usage", "latency", "group")
 

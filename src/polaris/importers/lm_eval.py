@@ -27,7 +27,7 @@ from polaris.errors import PolarisError
 from polaris.importers.foreign import polaris_task
 from polaris.importers.records import ReadOptions, Record, Response, jsonl_lines, verdict_of
 
-WHAT = "lm-eval log_samples"
+WHAT = "an lm-eval log_samples"
 NAME = re.compile(r"samples_(?P<task>.+)_(?P<ts>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)$")
 QUESTION_FIELDS = ("question", "input", "problem", "query", "Question")
 PREFERRED_FILTER = "flexible-extract"
@@ -70,7 +70,7 @@ def _request(row: dict[str, Any], where: str) -> tuple[str | None, dict[str, Any
     elif isinstance(args, list) and args:
         first = args[0]
     if not isinstance(first, list | tuple) or not first:
-        raise PolarisError(f"{where}: not a {WHAT} record (no 'arguments' request)")
+        raise PolarisError(f"{where}: not {WHAT} record (no 'arguments' request)")
     context = first[0] if isinstance(first[0], str) else None
     if len(first) < 2:
         return context, {}
@@ -105,7 +105,7 @@ def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:
     docs: dict[Any, list[tuple[int, dict[str, Any]]]] = {}
     for line, row in jsonl_lines(path, name, WHAT):
         if "doc_id" not in row or "resps" not in row:
-            raise PolarisError(f"{name}:{line}: not a {WHAT} record (no 'doc_id' and 'resps')")
+            raise PolarisError(f"{name}:{line}: not {WHAT} record (no 'doc_id' and 'resps')")
         docs.setdefault(json.dumps(row["doc_id"]), []).append((line, row))
     for lines in docs.values():
         line, row = lines[0]

@@ -10,7 +10,7 @@ contents of the files it came from, so the same files always make the same run i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from polaris.errors import PolarisError
@@ -41,11 +41,13 @@ class ImportCell:
         return [m.item for m in self.matched]  # type: ignore[misc]
 
 
-def _model(record: Record, opts: ReadOptions, sources: set[str]) -> str:
+def _model(record: Record, opts: ReadOptions, sources: set[str], in_file: set[str]) -> str:
     given = opts.model
+    if not record.model and len(in_file) == 1:  # a failed request's record, in a file of one model
+        record = replace(record, model=next(iter(in_file)))
     if given is None:
         if not record.model:
-            raise PolarisError(f"{record.file}: the file does not name its model: pass --model NAME")
+            raise PolarisError(f"{record.where}: the record does not name its model: pass --model NAME")
         return record.model
     if "{model}" in given:
         if not record.model:
@@ -73,18 +75,28 @@ def _task(name: str, options: tuple[tuple[str, Any], ...]) -> tuple[Task, tuple[
 
 def plan(fmt: str, files: Sequence[SourceFile], records: Sequence[Record], opts: ReadOptions) -> list[ImportCell]:
     sources = {r.model for r in records if r.model}
+    per_file: dict[str, set[str]] = {}
+    for r in records:
+        if r.model:
+            per_file.setdefault(r.file, set()).add(r.model)
     groups: dict[tuple[Any, ...], list[Record]] = {}
     for r in records:
-        model = _model(r, opts, sources)
+        model = _model(r, opts, sources, per_file.get(r.file, set()))
         task = opts.task or r.task
         if task is None:
             raise PolarisError(f"{r.file}: the file does not name a Polaris task: pass --task (e.g. gsm8k, bbh)")
-        key = (model, task, opts.prompt or r.prompt_format, r.task_options, r.turns, r.temperature)
+        # Records with K responses make a K-sample cell; a failed record (no response) joins the others.
+        k = 1 if r.turns else len(r.responses) or None
+        key = (model, task, opts.prompt or r.prompt_format, r.task_options, r.turns, r.temperature, k)
         groups.setdefault(key, []).append(r)
+    for key in [k for k in groups if k[-1] is None]:  # failed records go to the cell of their kind
+        others = [k for k in groups if k[:-1] == key[:-1] and k[-1] is not None]
+        target = key[:-1] + (1,) if not others else max(others, key=lambda k: len(groups[k]))
+        groups.setdefault(target, []).extend(groups.pop(key))
     by_name = {f.name: f for f in files}
     tasks: dict[tuple[str, Any], tuple[Task, tuple[tuple[str, Any], ...]]] = {}
     cells = []
-    for (model, name, prompt, options, turns, temperature), recs in groups.items():
+    for (model, name, prompt, options, turns, temperature, k), recs in groups.items():
         if (name, options) not in tasks:
             tasks[(name, options)] = _task(name, options)
         task, changed = tasks[(name, options)]
@@ -92,7 +104,6 @@ def plan(fmt: str, files: Sequence[SourceFile], records: Sequence[Record], opts:
         if prompt not in task.formats:
             raise PolarisError(f"task '{task.name}' has no prompt format '{prompt}' (choose from {', '.join(task.formats)})")
         used = [by_name[n] for n in dict.fromkeys(r.file for r in recs)]
-        k = 1 if turns else max(len(r.responses) for r in recs)
         temp = temperature if temperature is not None else (1.0 if k > 1 else 0.0)
         if k > 1 and temp == 0:
             temp = 1.0  # K greedy samples cannot differ; the source sampled at a temperature it did not record

@@ -24,7 +24,7 @@ from typing import Any
 from polaris.errors import PolarisError
 from polaris.importers.records import ReadOptions, Record, Response, json_with_lines, verdict_of
 
-WHAT = "PlanBench result"
+WHAT = "a PlanBench result"
 PROMPTS = {"oneshot": "one-shot", "zeroshot": "zero-shot"}
 DOMAINS = {"blocksworld": ("blocksworld", "blocksworld/pddl", "blocksworld"),
            "mystery": ("blocksworld/mystery", "blocksworld/mystery-pddl", "mystery")}
@@ -80,13 +80,13 @@ def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:
     for k, (line, r) in enumerate(rows, 1):
         where = f"{name}:{line} (record {k})"
         if not isinstance(r, dict) or "instance_id" not in r:
-            raise PolarisError(f"{where}: not a {WHAT} record (no 'instance_id')")
+            raise PolarisError(f"{where}: not {WHAT} record (no 'instance_id')")
         verdict = verdict_of(r.get("llm_correct", r.get("correct")))
         answer = _plan_text(r.get("extracted_llm_plan"))
         if modulo:
             messages = r.get("messages")
             if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-                raise PolarisError(f"{where}: not a {WHAT} record: field 'messages' is not a list of messages")
+                raise PolarisError(f"{where}: not {WHAT} record: field 'messages' is not a list of messages")
             said = _replies(messages)
             if not said:
                 raise PolarisError(f"{where}: record without a response (no assistant message)")

@@ -103,13 +103,13 @@ def load_json(path: Path, name: str, what: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise PolarisError(f"{name}: not a {what} file (not UTF-8 text)") from None
+        raise PolarisError(f"{name}: not {what} file (not UTF-8 text)") from None
     except OSError as exc:
         raise PolarisError(f"cannot read {name}: {exc.strerror}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PolarisError(f"{name}:{exc.lineno}: not a {what} file (invalid JSON: {exc.msg})") from None
+        raise PolarisError(f"{name}:{exc.lineno}: not {what} file (invalid JSON: {exc.msg})") from None
 
 
 def json_with_lines(path: Path, name: str, what: str, key: str) -> tuple[dict[str, Any], list[tuple[int, Any]]]:
@@ -120,14 +120,14 @@ def json_with_lines(path: Path, name: str, what: str, key: str) -> tuple[dict[st
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise PolarisError(f"{name}: not a {what} file (not UTF-8 text)") from None
+        raise PolarisError(f"{name}: not {what} file (not UTF-8 text)") from None
     except OSError as exc:
         raise PolarisError(f"cannot read {name}: {exc.strerror}") from None
     dec = json.JSONDecoder()
     lines = _LineCounter(text)
 
     def fail(pos: int, why: str) -> PolarisError:
-        return PolarisError(f"{name}:{lines.at(pos)}: not a {what} file ({why})")
+        return PolarisError(f"{name}:{lines.at(pos)}: not {what} file ({why})")
 
     def skip(pos: int) -> int:
         while pos < len(text) and text[pos] in " \t\r\n":
@@ -201,12 +201,12 @@ def jsonl_lines(path: Path, name: str, what: str) -> Iterator[tuple[int, dict[st
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise PolarisError(f"{name}:{n}: not a {what} file (invalid JSON: {exc.msg})") from None
+                    raise PolarisError(f"{name}:{n}: not {what} file (invalid JSON: {exc.msg})") from None
                 if not isinstance(obj, dict):
-                    raise PolarisError(f"{name}:{n}: not a {what} file (expected a JSON object per line)")
+                    raise PolarisError(f"{name}:{n}: not {what} file (expected a JSON object per line)")
                 yield n, obj
         except UnicodeDecodeError:
-            raise PolarisError(f"{name}: not a {what} file (not UTF-8 text)") from None
+            raise PolarisError(f"{name}: not {what} file (not UTF-8 text)") from None
 
 
 def text_field(obj: Mapping[str, Any], key: str, where: str, what: str, *, required: bool = True) -> str | None:
@@ -216,7 +216,7 @@ def text_field(obj: Mapping[str, Any], key: str, where: str, what: str, *, requi
         return None
     if not isinstance(value, str):
         got = "missing" if value is None else f"a {type(value).__name__}, not text"
-        raise PolarisError(f"{where}: not a {what} record: field '{key}' is {got}")
+        raise PolarisError(f"{where}: not {what} record: field '{key}' is {got}")
     return value
 
 

@@ -50,29 +50,25 @@ def _source(record: Record, k: int) -> dict[str, Any]:
 
 
 def _write_samples(store: Store, ctx: SolveContext, cell: PreparedCell, records: list[Record]) -> None:
+    """Each source response is one call (as the source made it): its text, finish, tokens, usage, latency."""
     identity, run_id = ctx.identity, cell.spec.run_id
     for item, prompt, record in zip(cell.items, cell.prompts, records):
         base = keys.turn(prompt)
-        # One call per turn of a conversation; one call with all K samples otherwise.
-        calls = [[k] for k in range(len(record.responses))] if record.turns else [list(range(len(record.responses)))]
+        stored: dict[str, Any] = {}
         if record.error is not None and not record.responses:
-            calls = [[]]
-        for turn_no, ks in enumerate(calls):
-            body = keys.key_body(identity, item.id, base + turn_no)
+            body = keys.key_body(identity, item.id, base)
+            store.write_call(request_hash=ctx._key(body)[1], request={**body, **_payload(record)}, run=run_id,
+                             first_idx=0, n=cell.spec.samples, error=record.error)
+            continue
+        for k, resp in enumerate(record.responses):
+            # Turns of a conversation are separate requests (sample 0 each); samples share one request.
+            body = keys.key_body(identity, item.id, base + (k if record.turns else 0))
             h = ctx._key(body)[1]
-            samples = [
-                {"idx": 0 if record.turns else k, "text": record.responses[k].text, "finish": record.responses[k].finish,
-                 "reasoning": record.responses[k].reasoning, "tokens": record.responses[k].tokens,
-                 "data": {"source": _source(record, k)}}
-                for k in ks
-            ]
-            first = record.responses[ks[0]] if ks else None
             stored = {**body, **_payload(record)}
-            store.write_call(
-                request_hash=h, request=stored, run=run_id, first_idx=0, n=max(1, len(ks)), samples=samples,
-                error=record.error if not ks else None, latency=first.latency if first else None,
-                usage=dict(first.usage) if first is not None and first.usage and len(ks) == 1 else None,
-            )
+            sample = {"idx": 0 if record.turns else k, "text": resp.text, "finish": resp.finish,
+                      "reasoning": resp.reasoning, "tokens": resp.tokens, "data": {"source": _source(record, k)}}
+            store.write_call(request_hash=h, request=stored, run=run_id, first_idx=sample["idx"], n=1, samples=[sample],
+                             latency=resp.latency, usage=dict(resp.usage) if resp.usage else None)
 
 
 def write(store: Store, cells: list[ImportCell]) -> list[Written]:
