@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def store(tiny_data, tmp_path):
-    """A generated self-consistency run (3 samples, one item's requests failing) and an imported run."""
+    """A generated self-consistency run (3 samples) and an imported OpenAI Batch file (an error, a cut response)."""
     path = tmp_path / "s.db"
     env = cli_env(POLARIS_DATA_DIR=str(tiny_data))
     with FakeOpenAI(Policy(wrong_every=3)) as server:

@@ -40,7 +40,7 @@ ITEM = RUN + [
     ("correct", "float", "the item's score (flexible): 1 right, 0 wrong, fractions for tied votes; null on error"),
     ("strict_correct", "float", "the score of the strict answer"),
     ("extracted", "bool", "an answer was read (flexible)"),
-    ("outcome", "str", "correct | wrong | no-answer | truncated | error (and later hedged, invalid-option)"),
+    ("outcome", "str", "correct, wrong, no-answer, truncated or error (hedged and invalid-option to come)"),
     ("error", "str", "why the request failed (not scored); null when scored"),
     ("response", "str", "the first sample's response text"),
     ("finish", "str", "the first sample's finish reason (stop, length, ...)"),
@@ -51,7 +51,7 @@ ITEM = RUN + [
     ("source_answer", "str", "imported runs: the source's own reading of the answer"),
 ]
 SAMPLE = [
-    ("sample", "int", "the sample's index (0..K-1)"),
+    ("sample", "int", "the sample's index (0..K-1); null for a failed item (one row, no samples)"),
     ("sample_answer", "str", "the answer read from this sample (flexible)"),
     ("sample_strict_answer", "str", "the answer read from this sample's answer sentence"),
     ("sample_correct", "float", "this sample's score (flexible)"),
