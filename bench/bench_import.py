@@ -45,7 +45,8 @@ def main() -> None:
     data = Path(os.environ.setdefault("POLARIS_DATA_DIR", str(ROOT.parent / "shared" / "datasets")))
     sources = {
         "planbench": ["planbench", *sorted(str(p) for p in (data / "planbench" / "responses").glob("*.json"))],
-        "gsm8k-solutions": ["gsm8k-solutions", str(data / "published" / "gsm8k" / "openai_example_model_solutions.jsonl")],
+        "gsm8k-solutions": ["gsm8k-solutions",
+                            str(data / "published" / "gsm8k" / "openai_example_model_solutions.jsonl")],
     }
     if not all(len(argv) > 1 and Path(argv[1]).is_file() for argv in sources.values()):
         sys.exit(f"no PlanBench responses or GSM8K solutions under {data}: set POLARIS_DATA_DIR")

@@ -24,8 +24,9 @@ def gens(path: Path, records: list[dict]) -> Path:
 
 
 def good(path: Path, answer: str = "7") -> Path:
-    return gens(path, [{"id": f"gsm8k/test/{i}", "response": f"The answer is {answer if i == 0 else a.rsplit(' ', 1)[1]}.",
-                        "model": "m"} for i, (_, a) in enumerate(GSM8K_ROWS)])
+    golds = [a.rsplit(" ", 1)[1] for _, a in GSM8K_ROWS]
+    return gens(path, [{"id": f"gsm8k/test/{i}", "response": f"The answer is {answer if i == 0 else g}.", "model": "m"}
+                       for i, g in enumerate(golds)])
 
 
 def tables(store: Path) -> dict[str, int]:
@@ -94,12 +95,13 @@ def test_missing_model_and_task_are_asked_for(tiny_data, tmp_path):
                    f"{src}:1", "--model")
     one_line_error(run(tiny_data, "import", "jsonl", str(src), "--model", "m", "--store", str(tmp_path / "s.db")),
                    "--task")
-    one_line_error(run(tiny_data, "import", "jsonl", str(src), "--task", "gsm8k", "--model", "m", "--prompt", "one-shot",
-                       "--store", str(tmp_path / "s.db")), "no prompt format 'one-shot'")
+    one_line_error(run(tiny_data, "import", "jsonl", str(src), "--task", "gsm8k", "--model", "m", "--prompt",
+                       "one-shot", "--store", str(tmp_path / "s.db")), "no prompt format 'one-shot'")
 
 
 def test_nothing_matched_is_an_error(tiny_data, tmp_path):
-    src = gens(tmp_path / "g.jsonl", [{"question": "What is the capital of France?", "response": "Paris", "model": "m"}])
+    src = gens(tmp_path / "g.jsonl", [{"question": "What is the capital of France?", "response": "Paris",
+                                       "model": "m"}])
     one_line_error(run(tiny_data, "import", "jsonl", str(src), "--task", "gsm8k", "--store", str(tmp_path / "s.db")),
                    "no record matched", f"{src}:1")
 

@@ -50,7 +50,8 @@ def test_lm_eval_log_samples_file(tmp_path):
     a = r["agreement"]
     assert (a["n"], a["both_right"], a["both_wrong"]) == (4, 1, 3) and a["rate"] == 1.0
     got = _results(store)
-    assert got["gsm8k/test/0"][0] == 1.0 and got["gsm8k/test/1"][0] == 0.0 and got["gsm8k/test/2"][2]["samples"][0]["answer"] is None
+    assert got["gsm8k/test/0"][0] == 1.0 and got["gsm8k/test/1"][0] == 0.0
+    assert got["gsm8k/test/2"][2]["samples"][0]["answer"] is None
 
 
 SCRIPT = """
@@ -70,8 +71,9 @@ class Scripted(LM):
 cfg = {"task": "tiny_gsm8k", "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": sys.argv[1]}},
        "test_split": "test", "output_type": "generate_until", "doc_to_text": "Question: {{question}}\\nAnswer:",
        "doc_to_target": "{{answer.split('####')[-1].strip()}}", "generation_kwargs": {"until": ["Question:"]},
-       "filter_list": [{"name": "strict-match", "filter": [{"function": "regex", "regex_pattern": "#### (\\\\-?[0-9\\\\.\\\\,]+)"},
-                                                           {"function": "take_first"}]}],
+       "filter_list": [{"name": "strict-match",
+                        "filter": [{"function": "regex", "regex_pattern": "#### (\\\\-?[0-9\\\\.\\\\,]+)"},
+                                   {"function": "take_first"}]}],
        "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}]}
 tracker = EvaluationTracker(output_path=sys.argv[2])
 res = simple_evaluate(model=Scripted(), tasks=[cfg], log_samples=True, evaluation_tracker=tracker)
@@ -202,7 +204,8 @@ def test_generic_jsonl_matching_by_id_question_and_last_question(tiny_data, tmp_
                          str(store), "--json", "--show-unmatched", data=tiny_data).stdout)
     (r,) = doc["runs"]
     m = r["matching"]
-    assert (m["matched"], m["unmatched"], m["duplicate"], m["by_id"], m["by_question"], m["by_prompt"]) == (4, 1, 1, 1, 2, 1)
+    got = (m["matched"], m["unmatched"], m["duplicate"], m["by_id"], m["by_question"], m["by_prompt"])
+    assert got == (4, 1, 1, 1, 2, 1)
     assert sorted(_results(store)) == ["gsm8k/test/0", "gsm8k/test/1", "gsm8k/test/2", "gsm8k/test/3"]
     missed = {u["where"]: u["status"] for u in doc["unmatched"]}
     assert missed == {f"{src}:4": "unmatched", f"{src}:5": "duplicate"}

@@ -37,7 +37,8 @@ def _file_lines(written: list[Any]) -> list[dict[str, Any]]:
     for w in written:
         for line in per_file(w.rows, w.cell.provenance):
             out.append({"run_id": w.cell.spec.run_id, "model": w.cell.spec.model, **line,
-                        "file": next((f.name for f in w.cell.files if Path(f.name).name == line["file"]), line["file"])})
+                        "file": next((f.name for f in w.cell.files if Path(f.name).name == line["file"]),
+                                     line["file"])})
     return out
 
 
@@ -54,7 +55,8 @@ def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list
     from polaris.cli.display import wide_console
 
     out = wide_console(140)
-    totals = {k: sum(r["matching"][k] for r in runs) for k in ("records", "matched", "unmatched", "ambiguous", "duplicate")}
+    totals = {k: sum(r["matching"][k] for r in runs)
+              for k in ("records", "matched", "unmatched", "ambiguous", "duplicate")}
     new = sum(r["status"] == "new" for r in runs)
     out.print(plain(f"Imported {new} new run(s), {len(runs) - new} already imported, into {store}: {totals['records']} "
                     f"records, {totals['matched']} matched, {totals['unmatched']} unmatched, {totals['ambiguous']} "
@@ -64,19 +66,21 @@ def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list
                   "source %", "agree %", "status", title="Runs", title_justify="left")
     for r in runs:
         ci = r["ci95"]
-        acc = "-" if r["accuracy"] is None else f"{pct(r['accuracy'])} [{pct(ci[0])}, {pct(ci[1])}]" if ci else pct(r["accuracy"])
+        acc = ("-" if r["accuracy"] is None else
+               f"{pct(r['accuracy'])} [{pct(ci[0])}, {pct(ci[1])}]" if ci else pct(r["accuracy"]))
         a = r["agreement"]
         table.add_row(r["run_id"], plain(r["model"]), r["task"], r["prompt"], str(r["matching"]["matched"]), acc,
                       pct(r["strict_accuracy"]), str(r["errors"]), pct(a["source_accuracy"]) if a["n"] else "-",
                       pct(a["rate"]) if a["n"] else "-", r["status"])
     out.print(table)
     ft = Table("file", "model", "items", "Polaris %", "source %", "agree % (n)", "both right / both wrong / "
-               "Polaris only / source only", title="Agreement with the source's verdicts, per file", title_justify="left")
+               "Polaris only / source only", title="Agreement with the source's verdicts, per file",
+               title_justify="left")
     for f in files:
         a = f["agreement"]
         counts = "-" if not a else f"{a['both_right']} / {a['both_wrong']} / {a['polaris_only']} / {a['source_only']}"
         ft.add_row(plain(Path(f["file"]).name), plain(f["model"]), str(f["items"]), pct(f["polaris_accuracy"]),
-                   pct(f["source_accuracy"]) + ("" if a else " (published)" if f["source_accuracy"] is not None else ""),
+                   pct(f["source_accuracy"]) + ("" if a or f["source_accuracy"] is None else " (published)"),
                    f"{pct(a['rate'])} ({a['n']})" if a else "-", counts)
     out.print(ft)
     gold = sum(r["matching"]["gold_differs"] for r in runs)

@@ -76,7 +76,8 @@ def _parquet(store: Store, tmp: Path, cols: list[tuple[str, str, str]], filters:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise PolarisError("Parquet needs pyarrow: pip install 'polaris-lab[export]' (or --format csv or jsonl)") from None
+        raise PolarisError("Parquet needs pyarrow: pip install 'polaris-lab[export]' "
+                           "(or --format csv or jsonl)") from None
     schema = pa.schema([pa.field(name, getattr(pa, _ARROW[kind])()) for name, kind, _ in cols],
                        metadata={"polaris.export.schema": str(SCHEMA_VERSION),
                                  "polaris.export.unit": "sample" if per_sample else "item"})

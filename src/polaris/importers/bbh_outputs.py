@@ -82,7 +82,8 @@ def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:
         cot = prompt.rstrip().endswith(COT_CUE)
         target = row.get("target")
         yield Record(
-            file=name, line=line, at=f"record {k}", model=model, task="bbh", prompt_format="fewshot-cot" if cot else "fewshot-direct",
+            file=name, line=line, at=f"record {k}", model=model, task="bbh",
+            prompt_format="fewshot-cot" if cot else "fewshot-direct",
             responses=(Response(prediction),), prompt=prompt, group=task,
             target=target if isinstance(target, str) else None,
         )

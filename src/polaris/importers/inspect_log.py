@@ -36,7 +36,8 @@ def _with_inspect(path: Path, name: str) -> dict[str, Any] | None:
     try:
         log = read_eval_log(str(path))
     except Exception as exc:  # inspect_ai's own errors: the file is not one of its logs
-        raise PolarisError(f"{name}: not {WHAT} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise PolarisError(f"{name}: not {WHAT} ({type(exc).__name__}: {first})") from None
     return log.model_dump(mode="json")
 
 
@@ -51,7 +52,8 @@ def _from_zip(path: Path, name: str) -> dict[str, Any]:
             raise PolarisError(f"{name}: not {WHAT} (the zip has no header.json)")
         try:
             header = json.loads(zf.read("header.json" if "header.json" in names else "_journal/start.json"))
-            samples = [json.loads(zf.read(n)) for n in sorted(names) if n.startswith("samples/") and n.endswith(".json")]
+            samples = [json.loads(zf.read(n)) for n in sorted(names)
+                       if n.startswith("samples/") and n.endswith(".json")]
         except NotImplementedError:
             raise PolarisError(f"{name}: this .eval log is zstd-compressed; install inspect_ai "
                                "(pip install 'polaris-lab[inspect]') or convert it with "

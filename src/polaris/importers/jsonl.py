@@ -46,7 +46,8 @@ def parse_maps(values: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ..
         key, sep, path = v.partition("=")
         key, path = key.strip(), path.strip()
         if not sep or not path:
-            raise PolarisError(f"--map '{v}': expected FIELD=PATH, e.g. responses=response.body.choices.*.message.content")
+            raise PolarisError(f"--map '{v}': expected FIELD=PATH, e.g. "
+                               "responses=response.body.choices.*.message.content")
         if key not in FIELDS:
             raise PolarisError(f"--map '{v}': unknown field '{key}' (fields: {', '.join(FIELDS)})")
         out.append((key, path))

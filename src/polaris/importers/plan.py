@@ -34,7 +34,8 @@ class ImportCell:
     def matched(self) -> list[Match]:
         """Matched records in dataset order (the order items are stored and shown)."""
         order = {it.id: k for k, it in enumerate(self.task.dataset.load())}
-        return sorted((m for m in self.matches if m.item is not None), key=lambda m: order[m.item.id])  # type: ignore[union-attr]
+        matched = [m for m in self.matches if m.item is not None]
+        return sorted(matched, key=lambda m: order[m.item.id])  # type: ignore[union-attr]
 
     @property
     def items(self) -> list[Item]:
@@ -102,12 +103,14 @@ def plan(fmt: str, files: Sequence[SourceFile], records: Sequence[Record], opts:
         task, changed = tasks[(name, options)]
         prompt = prompt or ("fewshot-cot" if "fewshot-cot" in task.formats else task.formats[0])
         if prompt not in task.formats:
-            raise PolarisError(f"task '{task.name}' has no prompt format '{prompt}' (choose from {', '.join(task.formats)})")
+            raise PolarisError(f"task '{task.name}' has no prompt format '{prompt}' "
+                               f"(choose from {', '.join(task.formats)})")
         used = [by_name[n] for n in dict.fromkeys(r.file for r in recs)]
         temp = temperature if temperature is not None else (1.0 if k > 1 else 0.0)
         if k > 1 and temp == 0:
             temp = 1.0  # K greedy samples cannot differ; the source sampled at a temperature it did not record
-        source = digest({"format": fmt, "files": sorted(f.sha256 for f in used), "maps": [list(m) for m in opts.maps]})[:16]
+        source = digest({"format": fmt, "files": sorted(f.sha256 for f in used),
+                         "maps": [list(m) for m in opts.maps]})[:16]
         spec = CellSpec(model=model, task=task.name, prompt=prompt, samples=k, temperature=temp, task_options=changed,
                         source=source).resolved()
         matches = match(task, task.dataset.load(), recs)

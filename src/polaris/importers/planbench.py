@@ -45,7 +45,8 @@ def _instances_dir(opts: ReadOptions, folder: str) -> str:
     if opts.instances_dir is None:
         root = data_dir() / "planbench" / "instances" / folder
         if not root.is_dir():
-            raise PolarisError(f"no PlanBench instances at {root}: pass --instances-dir (the folder of instance-N.pddl)")
+            raise PolarisError(f"no PlanBench instances at {root}: "
+                               "pass --instances-dir (the folder of instance-N.pddl)")
         return str(root)
     root = Path(opts.instances_dir).expanduser()
     return str(root / folder if (root / folder).is_dir() else root)
@@ -106,7 +107,8 @@ def read(path: Path, name: str, opts: ReadOptions) -> Iterator[Record]:
             options = (("instances_dir", instances),)
         pddl = "[QUERY PROBLEM]" in query
         yield Record(
-            file=name, line=line, at=f"record {k}", model=str(engine) if engine else None, task=task_pddl if pddl else task_nl,
+            file=name, line=line, at=f"record {k}", model=str(engine) if engine else None,
+            task=task_pddl if pddl else task_nl,
             prompt_format=PROMPTS.get(prompt_type), responses=responses, turns=modulo,
             item_id=f"instance-{r['instance_id']}", prompt=query or None, messages=shown,
             verdict=verdict, answer=answer, task_options=options,

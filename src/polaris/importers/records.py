@@ -60,7 +60,8 @@ class Record:
 
     @property
     def where(self) -> str:
-        return f"{self.file}" + (f":{self.line}" if self.line is not None else "") + (f" ({self.at})" if self.at else "")
+        line = f":{self.line}" if self.line is not None else ""
+        return f"{self.file}{line}" + (f" ({self.at})" if self.at else "")
 
 
 @dataclass(frozen=True)

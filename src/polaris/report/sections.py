@@ -47,8 +47,8 @@ def _imported_notes(cells: Sequence[Cell]) -> Markup | None:
         if prov is None:
             continue
         a = agreement(c.rows, prov)
-        agree = (f"; Polaris and the source agree on {pct(a['rate'])}% of {a['n']} items (source {pct(a['source_accuracy'])}%, "
-                 f"Polaris {pct(a['polaris_accuracy'])}%)") if a["n"] else ""
+        agree = (f"; Polaris and the source agree on {pct(a['rate'])}% of {a['n']} items "
+                 f"(source {pct(a['source_accuracy'])}%, Polaris {pct(a['polaris_accuracy'])}%)") if a["n"] else ""
         lines.append(el("li", f"† {c.run.label}: {label(prov)}; Polaris did not send these prompts, it scored the "
                               f"responses{agree} (run ", run_link(c.id), ")"))
     return el("ul", lines, class_="note") if lines else None
@@ -83,7 +83,8 @@ def _board_generic(cells: Sequence[Cell]) -> list[Markup]:
         line: list[Any] = list(row)
         for t in tasks:
             c = best.get((*row, t))
-            line.append(join(_acc(c), IMPORTED_MARK if _imported(c.run) else "", el("br"), run_link(c.id)) if c else "-")
+            mark = IMPORTED_MARK if c and _imported(c.run) else ""
+            line.append(join(_acc(c), mark, el("br"), run_link(c.id)) if c else "-")
         rows.append(({"data_model": row[0]}, line))
     out = [el("p", "Accuracy % [95% CI] per task; compare rows of the same prompt format and strategy. The run id "
                    "under each number links to its manifest.", class_="note"),
