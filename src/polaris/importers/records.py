@@ -99,14 +99,18 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_json(path: Path, name: str, what: str) -> Any:
-    """A whole JSON file; a file that is not JSON is a one-line error saying what was expected."""
+def _text(path: Path, name: str, what: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise PolarisError(f"{name}: not {what} file (not UTF-8 text)") from None
     except OSError as exc:
         raise PolarisError(f"cannot read {name}: {exc.strerror}") from None
+
+
+def load_json(path: Path, name: str, what: str) -> Any:
+    """A whole JSON file; a file that is not JSON is a one-line error saying what was expected."""
+    text = _text(path, name, what)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -118,12 +122,7 @@ def json_with_lines(path: Path, name: str, what: str, key: str) -> tuple[dict[st
 
     Parsed once, element by element, so every record keeps the line it starts on (error messages and
     provenance name it) at the cost of a plain `json.loads`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise PolarisError(f"{name}: not {what} file (not UTF-8 text)") from None
-    except OSError as exc:
-        raise PolarisError(f"cannot read {name}: {exc.strerror}") from None
+    text = _text(path, name, what)
     dec = json.JSONDecoder()
     lines = _LineCounter(text)
 
