@@ -39,7 +39,7 @@ def _imported(run: Any) -> dict[str, Any] | None:
 
 def _imported_notes(cells: Sequence[Cell]) -> Markup | None:
     """One line per imported cell: where its responses came from and how the source judged them."""
-    from polaris.importers.provenance import agreement, label
+    from polaris.importers.provenance import agreement, label, per_file
 
     lines = []
     for c in cells:
@@ -49,6 +49,12 @@ def _imported_notes(cells: Sequence[Cell]) -> Markup | None:
         a = agreement(c.rows, prov)
         agree = (f"; Polaris and the source agree on {pct(a['rate'])}% of {a['n']} items "
                  f"(source {pct(a['source_accuracy'])}%, Polaris {pct(a['polaris_accuracy'])}%)") if a["n"] else ""
+        scored = [f for f in per_file(c.rows, prov)
+                  if f["source_accuracy"] is not None and f["polaris_accuracy"] is not None]
+        if not a["n"] and scored:  # no per-item verdicts: the source's own score per file (BBH's paper)
+            theirs, ours = (sum(f[k] for f in scored) / len(scored) for k in ("source_accuracy", "polaris_accuracy"))
+            agree = (f"; the source's published accuracy, mean over {len(scored)} files: {pct(theirs)}% "
+                     f"(Polaris on the same items: {pct(ours)}%)")
         lines.append(el("li", f"† {c.run.label}: {label(prov)}; Polaris did not send these prompts, it scored the "
                               f"responses{agree} (run ", run_link(c.id), ")"))
     return el("ul", lines, class_="note") if lines else None
