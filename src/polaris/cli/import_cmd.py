@@ -93,6 +93,21 @@ def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list
             out.print(plain(f"{m['where']}: {m['status']}: {m['reason']}"), highlight=False)
 
 
+def _imported_runs(path: Path) -> dict[str, dict[str, Any]]:
+    """Run id -> provenance of the imported runs a store already holds with results (none if no store)."""
+    from polaris.importers.provenance import imported_from
+    from polaris.store.store import Store
+
+    if not path.is_file():
+        return {}
+    db = Store(path, readonly=True)
+    try:
+        with_results = {r for (r,) in db.db.execute("SELECT DISTINCT run FROM results")}
+        return {r.id: prov for r in db.runs() if r.id in with_results and (prov := imported_from(r.manifest))}
+    finally:
+        db.close()
+
+
 @app.command("import")
 def import_(
     fmt: str = typer.Argument(..., metavar="FORMAT", help="planbench | bbh-outputs | gsm8k-solutions | lm-eval | inspect | jsonl"),
@@ -122,14 +137,15 @@ def import_(
     if maps and fmt != "jsonl":
         raise PolarisError("--map applies to the jsonl format only")
     sources, records = read_all(fmt, files, opts)
-    cells = plan(fmt, sources, records, opts)
+    path = store_path(store)
+    # Runs imported before are not matched again, unless the unmatched records are to be listed.
+    cells = plan(fmt, sources, records, opts, None if show_unmatched else _imported_runs(path))
     missed = _unmatched(cells)
-    todo = [c for c in cells if any(m.item is not None for m in c.matches)]
+    todo = [c for c in cells if c.done or any(m.item is not None for m in c.matches)]
     if not todo:
         first = missed[0] if missed else {"where": "-", "reason": "no records"}
         raise PolarisError(f"no record matched an item ({len(missed)} not matched; first: {first['where']}: "
                            f"{first['reason']}); does --task fit the files?")
-    path = store_path(store)
     db = Store(path)
     try:
         written = write(db, todo)

@@ -9,7 +9,7 @@ contents of the files it came from, so the same files always make the same run i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,6 +29,7 @@ class ImportCell:
     matches: list[Match]  # every record of the cell, matched or not, in file order
     files: list[SourceFile]  # the files its records came from
     provenance: dict[str, Any] = field(default_factory=dict)
+    done: bool = False  # imported before (same files, same cell): not matched again, left as stored
 
     @property
     def matched(self) -> list[Match]:
@@ -74,7 +75,10 @@ def _task(name: str, options: tuple[tuple[str, Any], ...]) -> tuple[Task, tuple[
     return task, changed
 
 
-def plan(fmt: str, files: Sequence[SourceFile], records: Sequence[Record], opts: ReadOptions) -> list[ImportCell]:
+def plan(fmt: str, files: Sequence[SourceFile], records: Sequence[Record], opts: ReadOptions,
+         done: Mapping[str, dict[str, Any]] | None = None) -> list[ImportCell]:
+    """The cells of an import. `done` maps run ids already stored (with results) to their provenance:
+    those cells are not matched again (the same files make the same run id)."""
     sources = {r.model for r in records if r.model}
     per_file: dict[str, set[str]] = {}
     for r in records:
@@ -113,6 +117,9 @@ def plan(fmt: str, files: Sequence[SourceFile], records: Sequence[Record], opts:
                          "maps": [list(m) for m in opts.maps]})[:16]
         spec = CellSpec(model=model, task=task.name, prompt=prompt, samples=k, temperature=temp, task_options=changed,
                         source=source).resolved()
+        if done and spec.run_id in done:
+            cells.append(ImportCell(spec, task, [], used, done[spec.run_id], done=True))
+            continue
         matches = match(task, task.dataset.load(), recs)
         cells.append(ImportCell(spec, task, matches, used, _provenance(fmt, source, used, matches, temperature)))
     return cells

@@ -78,7 +78,7 @@ def write(store: Store, cells: list[ImportCell]) -> list[Written]:
     with store.transaction():
         for cell in cells:
             spec = cell.spec
-            if spec.run_id in existing and store.results(spec.run_id):
+            if cell.done or (spec.run_id in existing and store.results(spec.run_id)):
                 done.append(Written(cell, None, store.results(spec.run_id)))
                 continue
             matched = cell.matched
