@@ -73,13 +73,17 @@ def build(path: Path) -> dict[str, int]:
                 extracted = rng.random() < 0.98
                 answer = (gold if right else str(rng.randrange(1000))) if extracted else None
                 strict = answer if rng.random() < 0.95 else None
-                samples.append((h, j, RESPONSE.format(answer=answer or "unclear"), "stop", None, 180, None, None))
+                finish = "stop" if extracted or rng.random() < 0.5 else "length"  # half the unanswered were cut
+                outcome = ("correct" if answer == gold else "wrong") if extracted else (
+                    "truncated" if finish == "length" else "no-answer")
+                samples.append((h, j, RESPONSE.format(answer=answer or "unclear"), finish, None, 180, None, None))
                 recs.append({"idx": j, "answer": answer, "strict": strict, "correct": float(answer == gold),
                              "strict_correct": float(strict == gold), "vote": 0 if answer else None, "steps": 9,
-                             "finish": "stop", "tokens": 180})
+                             "finish": finish, "tokens": 180, "outcome": outcome})
             first = recs[0]
             error = "http 503: overloaded" if rng.random() < 0.005 else None
-            data = {"request": h, "strict_answer": first["strict"], "samples": recs}
+            data = {"request": h, "strict_answer": first["strict"], "samples": recs,
+                    "outcome": "error" if error else first["outcome"]}
             results.append((run, f"{task}/test/{i}", i, f"group-{i % 27}", None if error else first["correct"],
                             None if error else first["strict_correct"], int(first["answer"] is not None and not error),
                             error, None if error else first["answer"], gold, json.dumps(data)))
@@ -165,6 +169,7 @@ def main() -> None:
             ("extraction=unextracted (2%)", {"extraction": "unextracted"}),
             ("strict/flexible disagree (5%)", {"disagree": 1}),
             ("verdict=error (0.5%)", {"verdict": "error"}),
+            ("outcome=truncated (1%)", {"outcome": "truncated"}),
             ("no match (a model's 30,000 rows read)", {"model": MODELS[0], "verdict": "error",
                                                       "extraction": "extracted"}),
         ]

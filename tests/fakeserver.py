@@ -68,6 +68,8 @@ class Policy:
     # Test hook for multi-turn policies (planning back-prompts): the request body -> the reply, or None
     # for the policy above. Conversations are up to the test (e.g. wrong plans first, right after feedback).
     respond: Callable[[dict[str, Any]], str | None] | None = None
+    # The finish reason of a reply (default "stop"): e.g. "length" for replies cut at the token limit.
+    finish: Callable[[str], str] | None = None
     retry_after: str = "0.05"  # the Retry-After header of 429s
     echo_key: bool = False  # error bodies quote the Authorization header
     no_echo: bool = False  # ignore `echo`/`logprobs` (no prompt log-probs, like chat-only servers)
@@ -246,10 +248,11 @@ class FakeOpenAI:
         for i in range(n):
             out = self.policy.respond(body) if self.policy.respond else None
             out = self.reply(text, seed, i, temp, str(body.get("model", ""))) if out is None else out
+            finish = self.policy.finish(out) if self.policy.finish else "stop"
             if chat:
-                choices.append({"index": i, "message": {"role": "assistant", "content": out}, "finish_reason": "stop"})
+                choices.append({"index": i, "message": {"role": "assistant", "content": out}, "finish_reason": finish})
             else:
-                choices.append({"index": i, "text": " " + out if not out.startswith(" ") else out, "finish_reason": "stop"})
+                choices.append({"index": i, "text": " " + out if not out.startswith(" ") else out, "finish_reason": finish})
         payload = {
             "id": "cmpl-fake", "object": "chat.completion" if chat else "text_completion", "created": int(time.time()),
             "model": self.policy.model, "choices": choices,

@@ -146,7 +146,9 @@ def test_lists_are_not_thousands():
 def test_decide_settles_plain_numbers_without_sympy():
     assert decide("10", "\\frac{20}{2}") is True
     assert decide("\\frac{19}{30}", "40") is False
-    assert decide("\\frac{1}{3}", "0.333333") is None  # decimals are math-verify's call
+    # Issue 15, row 8: a decimal is its exact value, so an approximation is another number.
+    assert decide("\\frac{1}{3}", "0.333333") is False
+    assert decide("\\frac{1}{2}", "0.5") is True and decide("2.50", "\\frac{5}{2}") is True
     assert decide("x+1", "1+x") is None
 
 

@@ -6,7 +6,9 @@ Filters, all over scored items (failed requests are never "wrong"):
 - wrong: the item scored 0, including items where nothing could be extracted;
 - unextracted: the flexible extractor found no answer;
 - disagree: the flexible and the strict extractor read different answers (one of them possibly
-  none), which is what the `disagree` count of a result counts.
+  none), which is what the `disagree` count of a result counts;
+- outcome:<name>: items with that outcome (scoring/outcome.py: correct, wrong, truncated, hedged,
+  invalid-option, no-answer, error).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from polaris.scoring.outcome import outcome_of
 from polaris.store.store import ResultRow, RunRow, SampleRow
 
 FILTERS = ("all", "wrong", "unextracted", "disagree")
@@ -36,6 +39,8 @@ def disagrees(row: ResultRow) -> bool:
 def selects(row: ResultRow, which: str) -> bool:
     if which == "all":
         return True
+    if which.startswith("outcome:"):
+        return outcome_of(row) == which.split(":", 1)[1]
     if row.error is not None:
         return False
     if which == "wrong":
@@ -76,6 +81,7 @@ def item_view(row: ResultRow, samples: Sequence[SampleRow], body: dict[str, Any]
         "item": row.item,
         "group": row.group,
         "verdict": verdict(row),
+        "outcome": outcome_of(row),
         "gold": row.gold,
         "answer": row.answer,
         "strict_answer": row.data.get("strict_answer"),
@@ -88,7 +94,8 @@ def item_view(row: ResultRow, samples: Sequence[SampleRow], body: dict[str, Any]
         "question": question_of(body),
         "samples": [
             {"idx": s.idx, "text": s.text, "finish": s.finish, "answer": per.get(s.idx, {}).get("answer"),
-             "strict": per.get(s.idx, {}).get("strict"), "correct": per.get(s.idx, {}).get("correct")}
+             "strict": per.get(s.idx, {}).get("strict"), "correct": per.get(s.idx, {}).get("correct"),
+             "outcome": per.get(s.idx, {}).get("outcome")}
             for s in samples
         ],
     }

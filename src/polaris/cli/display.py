@@ -82,17 +82,21 @@ def results_table(summaries: Sequence[dict[str, Any]], title: str = "Results") -
     from rich.table import Table
     from rich.text import Text
 
+    from polaris.scoring.outcome import describe
+
     table = Table(title=title, title_justify="left")
     # The model and the accuracy never wrap (a cut model name is ambiguous); the rest may.
     for col, just in [("model", "left"), ("task", "left"), ("prompt", "left"), ("strategy", "left"), ("n", "right"),
-                      ("accuracy % [95% CI]", "right"), ("strict %", "right"), ("extracted %", "right"),
-                      ("disagree", "right"), ("errors", "right"), ("requests", "right")]:
+                      ("accuracy % [95% CI]", "right"), ("truncated %", "right"), ("no answer %", "right"),
+                      ("strict %", "right"), ("extracted %", "right"), ("disagree", "right"), ("errors", "right"),
+                      ("requests", "right"), ("outcomes", "left")]:
         table.add_column(col, justify=just, no_wrap=col in ("model", "accuracy % [95% CI]"),  # type: ignore[arg-type]
                          overflow="fold")
     for s in summaries:
         table.add_row(*(Text(str(v)) for v in (
-            s["model"], s["task"], s["prompt"], s["strategy"], s["n"], ci_text(s), pct(s["strict_accuracy"]),
-            pct(s["extracted"]), s.get("disagree", "-"), s["errors"], s["requests_sent"])))
+            s["model"], s["task"], s["prompt"], s["strategy"], s["n"], ci_text(s), pct(s.get("truncated_rate")),
+            pct(s.get("no_answer_rate")), pct(s["strict_accuracy"]), pct(s["extracted"]), s.get("disagree", "-"),
+            s["errors"], s.get("requests_sent", "-"), describe(s.get("outcomes")))))
     console(sys.stdout).print(table)
     planning_table(summaries)  # only prints for planning tasks
 

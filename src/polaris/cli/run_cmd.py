@@ -19,7 +19,7 @@ STORE_HELP = "SQLite store (default: $POLARIS_STORE, else ./polaris.db)"
 def _json_out(summaries: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> None:
     keys = ("model", "task", "prompt", "strategy", "n", "accuracy", "ci95", "strict_accuracy", "extracted",
             "disagree", "errors", "requests_sent", "retries", "cached", "run_id", "groups", "headline", "scored",
-            "unterminated_thinking")
+            "unterminated_thinking", "outcomes", "truncated_rate", "no_answer_rate", "scored_with")
     out = [{k: s.get(k) for k in keys} | {k: v for k, v in s.items() if k not in keys and k != "seconds"}
            for s in summaries]
     json.dump({"results": out, **(extra or {})}, sys.stdout, indent=2)
@@ -194,6 +194,10 @@ def rescore(
         for r in db.runs():
             spec = CellSpec.from_dict(r.spec)
             if (model and spec.model != model) or (task and spec.task != task):
+                continue
+            if spec.judge:  # scored by a judge model's readings: `polaris audit --score-with judge` re-scores it
+                warn(f"{r.label}: scored by a judge; run `polaris audit --run {r.id} --judge {spec.judge}"
+                     " --score-with judge` on its source run to score it again")
                 continue
             ids = {row.item for row in db.results(r.id)}
             res = asyncio.run(run_cell(spec, store=db, backend=None, identity=r.manifest["backend"], only=ids))

@@ -27,13 +27,15 @@ def _text(run: Any, which: str, matched: int, total: int, views: list[dict[str, 
           agree: dict[str, Any] | None = None) -> None:
     what = {"all": "items", "wrong": "wrong items", "unextracted": "items with no answer extracted",
             "disagree": "items where the strict and flexible answers differ",
-            "against-source": "items where Polaris's verdict and the source's differ"}[which]
+            "against-source": "items where Polaris's verdict and the source's differ"}.get(which)
+    what = what or f"items with outcome {which.split(':', 1)[1]}"
     _out(f"=== {run.label} · run {run.id} · {matched} {what} of {total} · showing {len(views)} ===")
     if which == "against-source":
         _out(_agreement_line(agree))
     for v in views:
         _out()
-        _out(f"--- {v['item']}" + (f" [{v['group']}]" if v["group"] else "") + f" · {v['verdict'].upper()} ---")
+        _out(f"--- {v['item']}" + (f" [{v['group']}]" if v["group"] else "") + f" · {v['verdict'].upper()}"
+             + (f" · {v['outcome']}" if v["outcome"] not in ("correct", "wrong", "error") else "") + " ---")
         if v["error"]:
             _out(f"error: {v['error']} (not scored; asked again on the next run)")
         _out(f"gold: {v['gold']}")
@@ -85,6 +87,7 @@ def samples(
     wrong: bool = typer.Option(False, "--wrong", help="Only items scored wrong (unextracted ones included)"),
     unextracted: bool = typer.Option(False, "--unextracted", help="Only items where no answer was extracted"),
     disagree: bool = typer.Option(False, "--disagree", help="Only items where the strict and flexible answers differ"),
+    outcome: Optional[str] = typer.Option(None, "--outcome", help="Only items with this outcome: correct, wrong, truncated, hedged, invalid-option, no-answer, error"),
     against_source: bool = typer.Option(False, "--against-source", help="Imported runs: only items where Polaris's verdict and the source's differ, with both readings"),
     limit: int = typer.Option(20, min=0, help="Items shown per run (0: all)"),
     store: Optional[Path] = typer.Option(None, help="SQLite store (default: $POLARIS_STORE, else ./polaris.db)"),
@@ -98,11 +101,15 @@ def samples(
     from polaris.store.store import Store
 
     chosen = [name for name, on in (("wrong", wrong), ("unextracted", unextracted), ("disagree", disagree),
-                                    ("against-source", against_source)) if on]
+                                    ("outcome", outcome is not None), ("against-source", against_source)) if on]
     if len(chosen) > 1:
-        raise PolarisError(f"choose one of --wrong, --unextracted, --disagree, --against-source "
+        raise PolarisError(f"choose one of --wrong, --unextracted, --disagree, --outcome, --against-source "
                            f"(got --{' and --'.join(chosen)})")
     which = chosen[0] if chosen else "all"
+    if outcome is not None:
+        from polaris.scoring.outcome import check
+
+        which = f"outcome:{check(outcome)}"
     path = store_path(store)
     db = Store(path, readonly=True)
     try:

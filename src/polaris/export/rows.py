@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from polaris.export.outcome import outcome
 from polaris.export.schema import SCHEMA_VERSION
 from polaris.importers.provenance import imported_from
+from polaris.scoring.outcome import outcome_of
 from polaris.store.store import ResultRow, RunRow, Store
 
 
@@ -73,7 +73,7 @@ def _source(got: list[tuple[Any, ...]]) -> dict[str, Any]:
 def _item(base: dict[str, Any], r: ResultRow) -> dict[str, Any]:
     return {**base, "item": r.item, "idx": r.idx, "group": r.group, "gold": r.gold, "answer": r.answer,
             "strict_answer": r.data.get("strict_answer"), "correct": r.correct, "strict_correct": r.strict,
-            "extracted": r.extracted, "outcome": outcome(r), "error": r.error}
+            "extracted": r.extracted, "outcome": outcome_of(r), "error": r.error}
 
 
 def rows(store: Store, filters: Filters, per_sample: bool = False) -> Iterator[list[dict[str, Any]]]:
@@ -109,12 +109,14 @@ def rows(store: Store, filters: Filters, per_sample: bool = False) -> Iterator[l
                 continue
             if not per:  # a failed item has no samples: one row says so
                 batch.append({**item, **dict.fromkeys(("sample", "sample_answer", "sample_strict_answer",
-                                                       "sample_correct", "sample_strict_correct", "vote", "response",
-                                                       "finish", "tokens", "reasoning_tokens", "latency"))})
+                                                       "sample_correct", "sample_strict_correct", "vote",
+                                                       "sample_outcome", "response", "finish", "tokens",
+                                                       "reasoning_tokens", "latency"))})
             for s, g in zip(per, got):
                 batch.append({**item, "sample": s.get("idx"), "sample_answer": s.get("answer"),
                               "sample_strict_answer": s.get("strict"), "sample_correct": s.get("correct"),
                               "sample_strict_correct": s.get("strict_correct"), "vote": s.get("vote"),
+                              "sample_outcome": s.get("outcome"),
                               "response": g[0], "finish": g[1], "tokens": s.get("tokens"),
                               "reasoning_tokens": s.get("reasoning_tokens"), "latency": g[4]})
         yield batch

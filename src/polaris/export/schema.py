@@ -40,7 +40,7 @@ ITEM = RUN + [
     ("correct", "float", "the item's score (flexible): 1 right, 0 wrong, fractions for tied votes; null on error"),
     ("strict_correct", "float", "the score of the strict answer"),
     ("extracted", "bool", "an answer was read (flexible)"),
-    ("outcome", "str", "correct, wrong, no-answer, truncated or error (hedged and invalid-option to come)"),
+    ("outcome", "str", "correct, wrong, truncated, hedged, invalid-option, no-answer or error (docs/outcomes.md)"),
     ("error", "str", "why the request failed (not scored); null when scored"),
     ("response", "str", "the first sample's response text"),
     ("finish", "str", "the first sample's finish reason (stop, length, ...)"),
@@ -57,6 +57,7 @@ SAMPLE = [
     ("sample_correct", "float", "this sample's score (flexible)"),
     ("sample_strict_correct", "float", "this sample's strict score"),
     ("vote", "int", "the sample's answer class in the vote (null: nothing read)"),
+    ("sample_outcome", "str", "this sample's outcome"),
 ]
 ITEM_ONLY = {"response", "finish", "tokens", "reasoning_tokens", "latency"}  # per sample in sample rows
 

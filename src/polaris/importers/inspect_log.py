@@ -7,7 +7,8 @@ reads (recent inspect_ai writes zstd, which needs inspect_ai or `inspect log con
 
 Each sample id is one record; its epochs are the record's samples, in epoch order. The sample's
 `input` (or its last user message) is the question; `output.completion` the response, with its stop
-reason and token usage; the first scorer's `value` and `answer` are the source's verdict and reading. A
+reason (`max_tokens` and `model_length` read as "length", a cut response) and token usage; the
+first scorer's `value` and `answer` are the source's verdict and reading. A
 sample that ended in an error without output is imported as a failed item (not a wrong answer). The
 task comes from `eval.task` when `polaris.importers.foreign` knows it, else `--task`; the model from
 `eval.model`.
@@ -26,6 +27,8 @@ from polaris.importers.foreign import polaris_task
 from polaris.importers.records import ReadOptions, Record, Response, load_json, verdict_of
 
 WHAT = "an inspect_ai eval log"
+# inspect's stop reasons for a response cut at its limit; Polaris (and OpenAI) call that "length".
+CUT = ("max_tokens", "model_length")
 
 
 def _with_inspect(path: Path, name: str) -> dict[str, Any] | None:
@@ -108,7 +111,8 @@ def _response(sample: dict[str, Any]) -> Response | None:
     reasoning = "".join(p.get("reasoning", "") for p in (first.get("message") or {}).get("content") or ()
                         if isinstance(p, dict) and p.get("type") == "reasoning") or None
     return Response(
-        text, finish=first.get("stop_reason"), tokens=calls.get("completion_tokens"), reasoning=reasoning,
+        text, finish="length" if first.get("stop_reason") in CUT else first.get("stop_reason"),
+        tokens=calls.get("completion_tokens"), reasoning=reasoning,
         usage=calls or None, latency=out.get("time") if isinstance(out.get("time"), int | float) else None,
         verdict=verdict_of(score.get("value")),
         answer=score.get("answer") if isinstance(score.get("answer"), str) else None,

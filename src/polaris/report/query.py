@@ -10,6 +10,9 @@ item-level filters are conditions on the results columns:
              included | error: the request failed (not scored; asked again on the next run)
   extraction extracted | unextracted (scored items only)
   disagree   the strict and the flexible extractor read different answers (scored items only)
+  outcome    correct | wrong | truncated | hedged | invalid-option | no-answer | error (scoring/outcome.py;
+             results stored before outcomes existed get theirs from their other columns, as
+             `outcome.outcome_of` derives it)
 
 Nothing here writes: the connection is opened read-only.
 """
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from polaris.errors import PolarisError
+from polaris.scoring.outcome import outcome_of
+from polaris.store.store import ResultRow
 
 VERDICTS = {
     "right": "r.error IS NULL AND r.correct >= 1",
@@ -33,6 +38,9 @@ EXTRACTION = {
     "unextracted": "r.error IS NULL AND r.extracted = 0",
 }
 DISAGREE = "r.error IS NULL AND r.answer IS NOT json_extract(r.data, '$.strict_answer')"
+OUTCOME = ("COALESCE(json_extract(r.data, '$.outcome'), CASE WHEN r.error IS NOT NULL THEN 'error'"
+           " WHEN r.extracted = 1 THEN (CASE WHEN r.correct >= 1 THEN 'correct' ELSE 'wrong' END)"
+           " WHEN json_extract(r.data, '$.samples[0].finish') = 'length' THEN 'truncated' ELSE 'no-answer' END)")
 MAX_LIMIT = 500
 
 
@@ -74,8 +82,13 @@ class Filters:
     verdict: str | None = None
     extraction: str | None = None
     disagree: bool = False
+    outcome: str | None = None
 
     def __post_init__(self) -> None:
+        if self.outcome is not None:
+            from polaris.scoring.outcome import check
+
+            check(self.outcome)
         if self.verdict not in (None, *VERDICTS):
             raise PolarisError(f"verdict must be one of {', '.join(VERDICTS)} (got {self.verdict!r})")
         if self.extraction not in (None, *EXTRACTION):
@@ -103,6 +116,9 @@ class Filters:
             conds.append(EXTRACTION[self.extraction])
         if self.disagree:
             conds.append(DISAGREE)
+        if self.outcome:
+            conds.append(f"{OUTCOME} = ?")
+            params.append(self.outcome)
         return conds, params
 
 
@@ -124,20 +140,20 @@ def page(db: sqlite3.Connection, runs: dict[str, RunInfo], f: Filters, *, after:
         conds.append("(r.run, r.idx, r.item) > (?, ?, ?)")
     where = f"WHERE {' AND '.join(conds)}" if conds else ""
     sql = ("SELECT r.run, r.item, r.idx, r.grp, r.correct, r.strict, r.extracted, r.error, r.answer, r.gold,"
-           " json_extract(r.data, '$.strict_answer') FROM results r INDEXED BY results_run_idx"
+           f" json_extract(r.data, '$.strict_answer'), {OUTCOME} FROM results r INDEXED BY results_run_idx"
            f" {where} ORDER BY r.run, r.idx, r.item LIMIT ?")
     rows = db.execute(sql, [*params, *(after or []), limit + 1]).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
     out_rows = []
-    for run, item, idx, grp, correct, strict, extracted, error, answer, gold, strict_answer in rows:
+    for run, item, idx, grp, correct, strict, extracted, error, answer, gold, strict_answer, outcome in rows:
         info = runs.get(run)
         out_rows.append({
             "run": run, "label": info.label if info else run, "model": info.model if info else None,
             "task": info.task if info else None, "prompt": info.prompt if info else None,
             "strategy": info.strategy if info else None, "item": item, "idx": idx, "group": grp or "",
             "correct": correct, "strict": strict, "extracted": bool(extracted), "error": error, "answer": answer,
-            "strict_answer": strict_answer, "gold": gold, "verdict": _verdict(correct, error),
+            "strict_answer": strict_answer, "gold": gold, "verdict": _verdict(correct, error), "outcome": outcome,
         })
     result: dict[str, Any] = {"rows": out_rows, "next": [rows[-1][0], rows[-1][2], rows[-1][1]] if more else None}
     if count:
@@ -194,7 +210,9 @@ def item(db: sqlite3.Connection, runs: dict[str, RunInfo], run: str, item_id: st
         "item": item_id, "idx": idx, "group": grp or "", "gold": gold, "answer": answer,
         "strict_answer": data.get("strict_answer"), "correct": correct, "strict": strict,
         "extracted": bool(extracted), "error": error, "verdict": _verdict(correct, error),
-        "votes": data.get("votes"), "request": _request(db, h), "samples": samples,
+        "outcome": outcome_of(ResultRow(item_id, idx, grp or "", correct, strict, bool(extracted), error, answer,
+                                        gold, data)),
+        "scored_with": data.get("judge"), "votes": data.get("votes"), "request": _request(db, h), "samples": samples,
         "detail": data.get("detail"), "meta": data.get("meta"),
     }
     modulo = data.get("modulo")

@@ -11,6 +11,7 @@ from typing import Any
 
 from polaris.report.collect import Cell
 from polaris.report.markup import Markup, ci, el, join, num, pct, pts, pval, run_link, table
+from polaris.scoring.outcome import describe
 
 
 def section(key: str, title: str, *body: Any) -> Markup:
@@ -196,7 +197,9 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
         tasks.setdefault(c.task, []).append(c)
     body: list[Any] = [el("p", "Accuracy is over scored items (errors are not wrong answers and are asked again). "
                            "With K samples per item the item score is the vote's (maj@K) and the CI is over item "
-                           "means; strict % reads answers only in the prompt's answer format.", class_="note")]
+                           "means; strict % reads answers only in the prompt's answer format. Truncated: cut at the "
+                           "token limit before an answer; no answer: finished without a usable answer (none, a hedge "
+                           "between answers, or a letter that is not an option).", class_="note")]
     for task, group in tasks.items():
         rows = []
         extra = []
@@ -206,12 +209,14 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
             kk = "" if not K or K < 2 else f"{pct(s['maj_at'].get(str(K)))} / {pct(s['pass_at'].get(str(K)))}"
             rows.append(({"data_run": c.id, "data_table": "tasks"}, [c.model, c.prompt, c.strategy, s["scored"],
                                               join(_acc(c), IMPORTED_MARK if _imported(c.run) else ""),
+                                              pct(s.get("truncated_rate")), pct(s.get("no_answer_rate")),
                                               pct(s["strict_accuracy"]), pct(s["extracted"]), s["disagree"],
-                                              s["errors"], kk, run_link(c.id)]))
+                                              s["errors"], kk, describe(s.get("outcomes")), run_link(c.id)]))
             extra += [x for x in (_breakdown(c), _errors(c)) if x is not None]
         body.append(el("h3", task))
-        body.append(table(["model", "prompt", "strategy", "n", "accuracy % [95% CI]", "strict %", "extracted %",
-                           "strict/flexible disagree", "errors", "maj@K / pass@K %", "run"], rows, numeric_from=3))
+        body.append(table(["model", "prompt", "strategy", "n", "accuracy % [95% CI]", "truncated %", "no answer %",
+                           "strict %", "extracted %", "strict/flexible disagree", "errors", "maj@K / pass@K %",
+                           "outcomes", "run"], rows, numeric_from=3))
         imported = _imported_notes(group)
         if imported is not None:
             body.append(imported)

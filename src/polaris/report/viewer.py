@@ -5,6 +5,7 @@
     GET /api/meta         the store's runs and the values of the model/task/prompt/strategy filters
     GET /api/results      a page of item results: ?model= &task= &prompt= &strategy= &run=
                           &verdict=right|wrong|error &extraction=extracted|unextracted &disagree=1
+                          &outcome=correct|wrong|truncated|hedged|invalid-option|no-answer|error
                           &limit=50 &after=<cursor from the previous page> &count=0 (skip the total)
     GET /api/count        ?<the same filters>: how many rows match (the page asks once per filter change)
     GET /api/item         ?run=&item=: prompt, responses, extracted answers, gold, votes, planning
@@ -162,7 +163,7 @@ def _filters(p: dict[str, str]) -> query.Filters:
     return query.Filters(model=p.get("model") or None, task=p.get("task") or None, prompt=p.get("prompt") or None,
                          strategy=p.get("strategy") or None, run=p.get("run") or None,
                          verdict=p.get("verdict") or None, extraction=p.get("extraction") or None,
-                         disagree=p.get("disagree") in ("1", "true", "yes"))
+                         disagree=p.get("disagree") in ("1", "true", "yes"), outcome=p.get("outcome") or None)
 
 
 class ViewerServer(ThreadingHTTPServer):

@@ -20,7 +20,7 @@ from polaris.store.store import digest
 from polaris.tasks.base import FORMATS
 
 
-_LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None, "source": None}
+_LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None, "judge": None, "source": None}
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class CellSpec:
     think_tags: tuple[tuple[str, str], ...] = field(default=())
     # Lu et al.'s multiple-choice templates (prompts/icl.py): "open" | "closed" | "closed-adv"; None: the task's own.
     template: str | None = None
+    # A judge model whose reading of each response scored this cell instead of the task's extraction
+    # rules (`polaris audit --judge M --score-with judge`, audit/judge_model.py); None: the rules.
+    judge: str | None = None
     # Imported runs (`polaris import`): the digest of the source files' contents, so importing a
     # changed file makes a new run and importing the same file again finds the one it made.
     source: str | None = None
@@ -143,6 +146,8 @@ class CellSpec:
             s += f"+tpl:{self.template}"
         if self.think_tags:
             s += "+tags:" + ",".join("".join(c for c in o if c.isalnum()) or "x" for o, _ in self.think_tags)
+        if self.judge:
+            s += "+judge:" + self.judge.replace("/", ":")  # a label keeps its four "/"-separated parts
         return s
 
     @property

@@ -10,11 +10,16 @@ the answer shown is the tied answer sampled first. `--vote complex-top-N` votes 
 extracted samples with the most reasoning steps (Fu et al. 2023; a step is a non-empty line of the
 whole chain, thinking included). Each distinct answer is scored once, in one batch per run, so
 costly checkers (MATH) can use a process pool.
+
+Every sample and every item also gets an outcome (`scoring/outcome.py`: correct, wrong, truncated,
+hedged, invalid-option, no-answer, error), stored in `data["outcome"]` and `data.samples[i].outcome`.
+A response cut at the token limit keeps only an answer it announced (`outcome.settle`). `reader`
+replaces the scorer's extractor (`polaris audit --score-with judge`: a judge model's reading).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from polaris.analysis.baseline import chance_record
@@ -23,6 +28,7 @@ from polaris.runner.cell import CellSpec
 from polaris.runner.solvers import Outputs
 from polaris.runner.tokens import CallInfo, sample_tokens
 from polaris.scoring.base import Extraction, Scorer, score_many
+from polaris.scoring.outcome import item_outcome, sample_outcome, settle
 from polaris.scoring.text import THINK_TAGS, split_thinking
 from polaris.store.store import ResultRow, SampleRow
 from polaris.tasks.base import Item, Task
@@ -68,9 +74,13 @@ def _chain(s: SampleRow) -> str:
     return f"{s.reasoning}\n{s.text or ''}" if s.reasoning else s.text or ""
 
 
+Reader = Callable[[Item, SampleRow, str], Extraction]  # (item, sample, text after thinking) -> answers
+
+
 def judge(task: Task, spec: CellSpec, items: Sequence[Item], outputs: Sequence[Outputs | BaseException],
-          calls: Mapping[tuple[str, int], CallInfo] | None = None) -> list[ResultRow]:
-    """Item results in item order. `calls` (from `Store.sample_calls`) adds per-sample token counts."""
+          calls: Mapping[tuple[str, int], CallInfo] | None = None, reader: Reader | None = None) -> list[ResultRow]:
+    """Item results in item order. `calls` (from `Store.sample_calls`) adds per-sample token counts;
+    `reader` reads the answers instead of the scorer's extractor."""
     scorer = task.scorer
     tags = tuple(spec.think_tags) + THINK_TAGS  # the cell's own tags first, then the built-in ones
     extractions: list[list[Extraction]] = []
@@ -78,7 +88,10 @@ def judge(task: Task, spec: CellSpec, items: Sequence[Item], outputs: Sequence[O
     for item, out in zip(items, outputs):
         sp = [] if isinstance(out, BaseException) else [split_thinking(s.text or "", tags) for s in out.samples]
         # The scorer reads only what follows the thinking: an unterminated thought has no answer.
-        extractions.append([scorer.extract(x.answer, item) for x in sp])
+        extractions.append([
+            settle(reader(item, s, x.answer) if reader is not None else scorer.extract(x.answer, item), s.finish)
+            for s, x in zip(out.samples if not isinstance(out, BaseException) else (), sp)
+        ])
         splits.append(sp)
     # Score each distinct (answer, item) once.
     wanted: dict[tuple[str, str], tuple[str, Item]] = {}
@@ -98,7 +111,7 @@ def judge(task: Task, spec: CellSpec, items: Sequence[Item], outputs: Sequence[O
         gold = scorer.gold(item)
         if isinstance(out, BaseException):
             rows.append(ResultRow(item.id, idx, item.group, None, None, False, str(out) or type(out).__name__,
-                                  None, gold, {}))
+                                  None, gold, {"outcome": "error"}))
             continue
         chains = [_chain(s) for s in out.samples]
         flex = [e.answer for e in exs]
@@ -118,7 +131,7 @@ def judge(task: Task, spec: CellSpec, items: Sequence[Item], outputs: Sequence[O
             rec: dict[str, Any] = {
                 "idx": s.idx, "answer": e.answer, "strict": e.strict, "correct": flex_correct[i],
                 "strict_correct": strict_correct[i], "vote": flex_keys[i], "steps": step_count(chains[i]),
-                "finish": s.finish,
+                "finish": s.finish, "outcome": sample_outcome(e.answer, flex_correct[i], e.flag, s.finish),
             }
             if x.unterminated:
                 rec["unterminated"] = True
@@ -126,6 +139,7 @@ def judge(task: Task, spec: CellSpec, items: Sequence[Item], outputs: Sequence[O
                 rec.update(sample_tokens(s, calls.get((out.request, s.idx)), tags))
             samples.append(rec)
         data: dict[str, Any] = {"request": out.request, "strict_answer": strict, "samples": samples, **out.detail}
+        data["outcome"] = item_outcome(None, answer, won.score, [r["outcome"] for r in samples])
         data.update(chance_record(scorer, item))  # the item's random baseline (analysis/baseline.py)
         if many:
             data["votes"] = {"top": won.votes, "valid": won.valid, "tied": len(won.tied)}

@@ -1,7 +1,10 @@
 """Item results -> the numbers a user reads: accuracy with a 95% CI, strict accuracy, extraction.
 
 Errors are not wrong answers: accuracy is over the items that were answered, and the error count
-is reported beside it (those items are asked again on the next run).
+is reported beside it (those items are asked again on the next run). Beside accuracy sit the outcome
+counts (`scoring/outcome.py`) and the truncated and no-answer rates, so a budget problem is visible at
+a glance. Strict accuracy is aggregated like the headline (a macro mean over groups for BBH), so the
+strict/flexible gap compares like with like.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 from polaris.analysis.baseline import chance_summary
 from polaris.runner.curves import samples_per_item, sampling_summary, token_summary
+from polaris.scoring import outcome
 from polaris.store.store import ResultRow
 
 Z95 = 1.959963984540054
@@ -37,9 +41,14 @@ def summarize(rows: Sequence[ResultRow], *, headline: str = "micro") -> dict[str
     correct = [r.correct or 0.0 for r in scored]
     strict = [r.strict or 0.0 for r in scored]
     groups: dict[str, list[float]] = {}
+    strict_groups: dict[str, list[float]] = {}
     for r in scored:
         groups.setdefault(r.group, []).append(r.correct or 0.0)
+        strict_groups.setdefault(r.group, []).append(r.strict or 0.0)
     acc = _mean(correct)
+    strict_acc = _mean(strict)
+    if headline == "macro" and len(groups) > 1:  # the same aggregation as the headline accuracy
+        strict_acc = _mean([sum(v) / len(v) for v in strict_groups.values()])
     # Single-group tasks keep this stdlib Wilson interval (what analysis.stats.mean_ci gives without
     # clusters) so that a GSM8K run does not import numpy; suites get clustered intervals and breakdowns.
     ci = wilson(sum(correct), len(correct))
@@ -58,16 +67,19 @@ def summarize(rows: Sequence[ResultRow], *, headline: str = "micro") -> dict[str
         ci = (est.low, est.high) if est else (0.0, 1.0)
     disagree = sum(1 for r in scored if r.answer != r.data.get("strict_answer"))
     unterminated = sum(1 for r in scored for s in r.data.get("samples", ()) if s.get("unterminated"))
+    tally = outcome.counts(rows)
     out = {
         "n": len(rows),
         "scored": len(scored),
         "accuracy": acc,
         "ci95": list(ci) if scored else None,
-        "strict_accuracy": _mean(strict),
+        "strict_accuracy": strict_acc,
         "extracted": _mean([1.0 if r.extracted else 0.0 for r in scored]),
         "disagree": disagree,
         "errors": len(rows) - len(scored),
         "unterminated_thinking": unterminated,
+        "outcomes": tally,
+        **outcome.rates(tally),
         "headline": headline if len(groups) > 1 else "micro",
         "groups": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in sorted(groups.items())} if len(groups) > 1 else {},
         "breakdown": split.as_dict() if split else {},

@@ -21,6 +21,14 @@ class Extraction:
 
     answer: str | None  # flexible: how a lenient grader reads the response
     strict: str | None  # strict: only the exact format the prompt asked for
+    # Why there is no flexible answer although the response announced one: "hedged" (it offers two
+    # answers, "(A) or (B)") or "invalid-option" (it names a letter that is not an option). None
+    # otherwise. Outcomes (scoring/outcome.py) report these apart from plain "no-answer".
+    flag: str | None = None
+    # The flexible answer was not announced ("the answer is", "####", \boxed, a bare reply) but read
+    # from where the response stopped (its last number, the label it ends with, its last "(X)"). A
+    # response cut at the token limit has no such answer: it stopped because it ran out of tokens.
+    fallback: bool = False
 
 
 @runtime_checkable

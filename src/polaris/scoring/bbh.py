@@ -6,9 +6,13 @@ target): "choice" ("(A)".."(R)", read by `scoring.choice`), "bool" (True/False),
 (the three BBH targets that are option *texts*, e.g. "Monsters, Inc", kept as the data has them).
 
 Strict extraction reads the last "the answer is X" sentence, X well formed for the kind. Flexible
-extraction reads X after the last "answer is" and falls back to a bare answer: the last label word,
-the last number, or the last line. Targets and answers are compared after a per-kind normalisation
-(case, spacing, thousands separators, numeric value, word separators).
+extraction reads X after the last "answer is" and falls back to where the response stops: the label
+it ends with ("... = not True = false"), the last number, or the last line. A response that stops
+anywhere else (a repetition loop cut off mid-expression) has no answer: label words are the
+intermediate values of every reasoning chain of these tasks, so the last one is not an answer. Two
+different answers offered ("True or False", "5 or 6") are a hedge, no answer. Targets and answers are
+compared after a per-kind normalisation (case, spacing, thousands separators, numeric value, word
+separators).
 """
 
 from __future__ import annotations
@@ -49,6 +53,15 @@ _WORD_SEP = re.compile(r"[\s,]+")
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 _EDGE_PUNCT = " \t.,;:!?\"'`*_"
 _ANCHORS_TRIED = 20
+_OR = re.compile(r"\bor\b", re.IGNORECASE)
+_NUMBER_OR = re.compile(r"(-?\d[\d,]*(?:\.\d+)?)\s*,?\s*or\s+(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
+# The label a response ends with, trailing punctuation and markdown aside.
+_LABEL_END = {
+    kind: re.compile(r"\b(" + "|".join(sorted(labels, key=len, reverse=True)) + r")\b[\s.,;:!?\"'`*_)\]]*$",
+                     re.IGNORECASE)
+    for kind, labels in LABELS.items()
+}
+_TAIL = 200  # characters of the end of a response searched for the label it ends with
 _MAX_NUMBER = 40  # digits: no huge conversions on hostile text
 
 
@@ -112,7 +125,8 @@ def _last_line(seg: str) -> str:
 
 def _fallback(kind: str, seg: str) -> str | None:
     if kind in LABELS:
-        last = last_match(_LABEL_RE[kind], seg)
+        tail = seg[-_TAIL:]
+        last = _LABEL_END[kind].search(tail)
         return _read(kind, last.group(1), True) if last else None
     if kind == "number":
         last = last_match(_NUMBER, seg)
@@ -122,6 +136,20 @@ def _fallback(kind: str, seg: str) -> str | None:
         if listed:
             return listed
     return _read(kind, _last_line(seg), kind != "words")
+
+
+def _hedged(kind: str, x: str) -> bool:
+    """Two different answers offered in the announced text ("True or False", "5 or 6")."""
+    if not _OR.search(x):
+        return False
+    if kind in LABELS:
+        found = {m.group(1).casefold() for m in _LABEL_RE[kind].finditer(x)}
+    elif kind == "number":  # "7 or 8"; not "7 (or seven)", not "3 hours or 180 minutes"
+        pair = _NUMBER_OR.search(x)
+        found = {_number(pair.group(1)), _number(pair.group(2))} if pair else set()
+    else:
+        return False
+    return len(found) > 1
 
 
 def _listed_words(seg: str) -> str | None:
@@ -144,12 +172,16 @@ def extract_free(text: str, kind: str) -> Extraction:
     flexible = None
     anchors = [m.end() for m in _ANSWER_IS.finditer(seg)][-_ANCHORS_TRIED:]
     for end in reversed(anchors):
-        flexible = _read(kind, _clip(seg[end:]), exact=False)
+        x = _clip(seg[end:])
+        if _hedged(kind, x):
+            return Extraction(None, None, "hedged")
+        flexible = _read(kind, x, exact=False)
         if flexible is not None:
-            break
-    if flexible is None:
-        flexible = _fallback(kind, seg)
-    return Extraction(flexible, strict)
+            return Extraction(flexible, strict)
+    flexible = _fallback(kind, seg)
+    # A reply that is only its answer ("True", "A: 7") is one; anything longer stopped somewhere.
+    bare = flexible is not None and "\n" not in seg.strip() and len(seg.strip()) <= 2 * len(flexible) + 8
+    return Extraction(flexible, strict, None, flexible is not None and not bare)
 
 
 def normalize(answer: str, kind: str) -> str | Fraction | None:
@@ -173,7 +205,7 @@ def normalize(answer: str, kind: str) -> str | Fraction | None:
 class BBHScorer:
     """Scorer for all BBH tasks; dispatches on each item's answer kind."""
 
-    version: str = "bbh-1"
+    version: str = "bbh-2"
 
     def extract(self, text: str, item: Item) -> Extraction:
         kind = kind_of(item)

@@ -4,8 +4,12 @@ Strict extraction reads only the sentence the prompts ask for, "The answer is (X
 Flexible extraction reads, in order: the letter after the last "answer is" / "Answer:" / "option is"
 in any common dress ("(B)", "B", "B.", "**B**", "\\boxed{B}", "[B]"); the option *text* written after
 it ("The answer is Paris."); a bare reply ("B", "(B) Paris", "**B**"); and finally the last "(X)" in
-the response. Letters outside the item's options never count. Answers are returned as "(X)", the form
-of the answer sentence and of BBH's targets. Everything runs in linear time and never raises.
+the response. Answers are returned as "(X)", the form of the answer sentence and of BBH's targets.
+
+What an announcement says is final: "the answer is (A) or (B)" is a hedge and "the answer is (C)" on
+a two-option item names no option; both are no answer (`Extraction.flag` "hedged" / "invalid-option"),
+and no letter is taken from the reasoning instead. Letters outside the item's options never count.
+Everything runs in linear time and never raises.
 """
 
 from __future__ import annotations
@@ -33,6 +37,13 @@ _AFTER = re.compile(
 )
 # A reply that is the letter: "B", "(B) Paris", "B. Paris", "B) Paris", "**B**" (not "A: Let's think",
 # nor the article in "A cyclic group is...").
+# A second letter offered beside the first: "(A) or (B)", "A/B", "(A), or (C)".
+_OR_LETTER = re.compile(
+    r"\s*,?\s*(?:or|and/or|/)\s*(?:(?:option|choice)\s+)?[*_]*(?:\(([A-Za-z])\)|\[([A-Za-z])\]|([A-Z])(?![A-Za-z0-9'’-]))",
+    re.IGNORECASE,
+)
+# A bare letter that ends its sentence ("The answer is E.") is meant as a letter; "I think" is not.
+_ENDS = re.compile(r"[ \t*_]*(?:[.)\]}$]|$)", re.MULTILINE)
 _BARE = re.compile(r"^[*_]*(?:\(([A-Z])\)|\[([A-Z])\]|([A-Z])(?:[.)\]]|\*\*|(?=[*_]*$)))(?=\s|$|[*_])")
 _PAREN = re.compile(r"\(([A-Z])\)")
 _WORDS = re.compile(r"[^\w]+")
@@ -60,10 +71,21 @@ def _norm_text(s: str) -> str:
     return _WORDS.sub(" ", s.casefold()).strip()
 
 
+def _other_letter(segment: str, at: int, letter: str) -> bool:
+    """True if a different letter is offered right after `at` ("(A) or (B)"): a hedge."""
+    m = _OR_LETTER.match(segment, at)
+    if m is None:
+        return False
+    # "(A) or (B)" in parentheses, or a capital "or B": lower-case bare letters are words ("or a").
+    other = next(g for g in m.groups() if g)
+    return other.upper() != letter and (m.group(3) is None or other.isupper())
+
+
 def strict_letter(segment: str, letters: str) -> str | None:
     m = last_match(_STRICT, segment)
-    last = m.group(1) if m else None
-    return last if last is not None and last in letters else None
+    if m is None or m.group(1) not in letters or _other_letter(segment, m.end(), m.group(1)):
+        return None
+    return m.group(1)
 
 
 def _by_option_text(after: str, choices: tuple[str, ...]) -> str | None:
@@ -79,39 +101,51 @@ def _by_option_text(after: str, choices: tuple[str, ...]) -> str | None:
     return LETTERS[hits[0]] if len(hits) == 1 else None
 
 
-def flexible_letter(segment: str, letters: str, choices: tuple[str, ...] = ()) -> str | None:
+def read_letter(segment: str, letters: str, choices: tuple[str, ...] = ()) -> tuple[str | None, str | None, bool]:
+    """(letter, flag, fallback): the letter the response gives (None if none), why an announced
+    answer is no answer ("hedged", "invalid-option"), and whether the letter was only the last "(X)"."""
     anchors = [m.end() for m in _ANCHOR.finditer(segment)][-_ANCHORS_TRIED:]
     for end in reversed(anchors):
         m = _AFTER.match(segment, end)
-        if m and _first(m).upper() in letters:
-            return _first(m).upper()
+        if m:
+            letter = _first(m).upper()
+            if _other_letter(segment, m.end(), letter):
+                return None, "hedged", False
+            if letter in letters:
+                return letter, None, False
+            if m.group(3) is None or _ENDS.match(segment, m.end()):  # "(C)", "\\boxed{C}", "C." but not "I think"
+                return None, "invalid-option", False
         if choices:
             hit = _by_option_text(segment[end:], choices)
             if hit is not None and hit in letters:
-                return hit
+                return hit, None, False
     m = _BARE.match(segment.strip())
     if m and _first(m) in letters:
-        return _first(m)
+        return _first(m), None, False
     last = None
     for m in _PAREN.finditer(segment):
         if m.group(1) in letters:
             last = m.group(1)
-    return last
+    return last, None, last is not None
+
+
+def flexible_letter(segment: str, letters: str, choices: tuple[str, ...] = ()) -> str | None:
+    return read_letter(segment, letters, choices)[0]
 
 
 def extract_choice(text: str, item: Item) -> Extraction:
     seg = answer_segment(text)
     letters = valid_letters(item)
-    flex = flexible_letter(seg, letters, item.choices)
+    flex, flag, fallback = read_letter(seg, letters, item.choices)
     strict = strict_letter(seg, letters)
-    return Extraction(f"({flex})" if flex else None, f"({strict})" if strict else None)
+    return Extraction(f"({flex})" if flex else None, f"({strict})" if strict else None, flag, fallback)
 
 
 @dataclass(frozen=True)
 class ChoiceScorer:
     """Scorer for multiple-choice items; `item.target` is the letter, as "B" or "(B)"."""
 
-    version: str = "choice-1"
+    version: str = "choice-2"
 
     def extract(self, text: str, item: Item) -> Extraction:
         return extract_choice(text, item)

@@ -8,7 +8,8 @@ before a recited next problem) and runs in linear time.
 
 Equivalence: equal normal forms (`mathnorm`), else math-verify in a worker pool under a hard time
 limit (`mathpool`): fractions vs decimals, `\\dfrac` vs `\\frac`, `a/b`, reordered sets, intervals,
-units and `\\text{}` wrappers, percentages.
+units and `\\text{}` wrappers, percentages. Decimals are compared by their exact value, never after
+rounding: 0.5 is \\frac{1}{2}, but 4.472136 is not 2\\sqrt{5} (`mathnorm.decide_forms`).
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def extract_math(text: str) -> Extraction:
 class MathScorer:
     """Scorer for MATH-style free-form LaTeX answers (`polaris.scoring.base.Scorer`)."""
 
-    version: str = "math-1"
+    version: str = "math-2"
     time_limit: float = TIME_LIMIT  # seconds per math-verify check, enforced by killing the worker
 
     def _pool(self) -> CheckPool:
@@ -210,6 +211,7 @@ def equivalence_classes(
     distinct normal forms once (in parallel, earlier form as gold) and equivalent forms are merged
     transitively (union-find)."""
     forms = [normalize_math(a) if a is not None else None for a in answers]
+    percent = [a is not None and "%" in a for a in answers]
     reps: dict[str, int] = {}  # normal form -> index of its first answer
     for i, form in enumerate(forms):
         if form is not None:
@@ -228,7 +230,7 @@ def equivalence_classes(
     undecided: list[tuple[int, int]] = []
     for x in range(len(firsts)):
         for y in range(x + 1, len(firsts)):
-            verdict = decide_forms(normal[x], normal[y])
+            verdict = decide_forms(normal[x], normal[y], not (percent[firsts[x]] or percent[firsts[y]]))
             if verdict is None:
                 undecided.append((x, y))
             elif verdict:

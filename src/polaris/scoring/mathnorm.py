@@ -13,7 +13,10 @@ import re
 from fractions import Fraction
 
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mbox|hbox)\s*\{([^{}]*)\}")
-_SPACING = re.compile(r"\\[,;:! ]|\\quad|\\qquad|~")
+# Spacing commands; the backslash must not be the second of a row separator `\\\\` ("0 \\\\ 0").
+_SPACING = re.compile(r"(?<!\\)\\[,;:! ]|\\quad|\\qquad|~")
+# A row separator right before `\\end{..}` ends no row: `\\begin{pmatrix}0 \\\\ 0 \\\\ \\end{pmatrix}`.
+_TRAILING_ROW = re.compile(r"\\\\\s*(?=\\end\{)")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![A-Za-z])")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree")
 _UNITS = (
@@ -51,6 +54,7 @@ def normalize_math(answer: str) -> str:
     """The normal form used for string equality and as the vote key of a MATH answer."""
     s = unwrap_math(answer)
     s = s.replace("\n", " ").replace("\\!", "")
+    s = _TRAILING_ROW.sub("", s)
     s = re.sub(r"\\+(?:d|t)frac", r"\\frac", s)
     s = _SPACING.sub(" ", s)
     s = _LEFT_RIGHT.sub("", s)
@@ -84,6 +88,7 @@ def normalize_math(answer: str) -> str:
     return s.replace("{.", "{0.").replace("-.", "-0.")
 
 
+_MAX_PLAIN = 100  # characters of a normal form read as a plain number
 _INT_OR_DEC = re.compile(r"^(-?)(\d+)(?:\.(\d+))?$")
 _NORM_FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(\d+)\}$")
 
@@ -107,19 +112,39 @@ def exact_number(norm: str) -> tuple[Fraction, bool] | None:
 
 def decide(gold: str, pred: str) -> bool | None:
     """Equivalence settled without sympy where it can be: equal normal forms, or two plain numbers
-    (equal values; different exact rationals). None: ask math-verify."""
-    return decide_forms(normalize_math(gold), normalize_math(pred))
+    (equal exact values, see `decide_forms`). None: ask math-verify."""
+    plain = "%" not in gold and "%" not in pred  # "25\\%" vs "0.25": percentages are math-verify's
+    return decide_forms(normalize_math(gold), normalize_math(pred), plain)
 
 
-def decide_forms(ng: str, np_: str) -> bool | None:
-    """`decide` on normal forms already computed."""
+def decide_forms(ng: str, np_: str, plain: bool = True) -> bool | None:
+    """`decide` on normal forms already computed.
+
+    The decimal rule: two plain numbers (integers, decimals, integer fractions) are the same answer
+    exactly when their values are equal: 0.5 is \\frac{1}{2}, 2.50 is 2.5, and 0.333 is not \\frac13
+    however many 3s it has. A decimal is compared with any other gold the same way, by its exact
+    value (`verify_form`), so 4.472136 is not 2\\sqrt{5}."""
     if ng == np_:
         return True
-    if len(ng) > 50 or len(np_) > 50:  # no huge integer conversions on hostile text
+    if not plain or len(ng) > _MAX_PLAIN or len(np_) > _MAX_PLAIN:  # no huge integer conversions
         return None
     vg, vp = exact_number(ng), exact_number(np_)
     if vg is None or vp is None:
         return None
-    if vg[0] == vp[0]:
-        return True
-    return False if not (vg[1] or vp[1]) else None
+    return vg[0] == vp[0]
+
+
+def verify_form(answer: str) -> str:
+    """An answer as math-verify is given it: one line, no trailing row separator, and a decimal as
+    the exact fraction it writes (math-verify would round it: 4.472136 would equal 2\\sqrt{5} while
+    3.1623 would not equal \\sqrt{10}; exact, neither does)."""
+    s = _TRAILING_ROW.sub("", answer.replace("\n", " "))
+    if "%" in s:
+        return s
+    norm = normalize_math(s)
+    value = exact_number(norm) if len(norm) <= _MAX_PLAIN else None
+    if value is None or not value[1]:
+        return s
+    f = value[0]
+    sign = "-" if f < 0 else ""
+    return f"{sign}\\frac{{{abs(f.numerator)}}}{{{f.denominator}}}"

@@ -48,7 +48,9 @@ def check(gold: str, pred: str) -> bool:
     """math-verify's verdict on two extracted answers, without any time limit (workers only)."""
     from math_verify import verify
 
-    g, p = _parse(gold), _parse(pred)
+    from polaris.scoring.mathnorm import verify_form
+
+    g, p = _parse(verify_form(gold)), _parse(verify_form(pred))
     if not g or not p:
         return False
     return bool(verify(g, p, timeout_seconds=None))

@@ -2,7 +2,9 @@
 
 Reasoning models wrap their thinking in tags; the answer is read only from what follows the last
 closing tag. Base models often keep writing the next few-shot question; the answer segment stops
-there, so a recited exemplar answer is never read as the model's own.
+there, so a recited exemplar answer is never read as the model's own. They also start over: having
+answered, they write the reasoning trigger ("Let's think step by step.") again and solve the problem
+a second time; the answer segment stops there too, so the first answer given is the one read.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ def last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
 
 
 CONTINUATIONS = ("\n\nQuestion:", "\nQuestion:", "\n\nQ:", "\nQ:", "\n\nProblem:", "[STATEMENT]")
+# The reasoning trigger at the start of a line: where it follows an answer the model has started over.
+RESTART = re.compile(r"^[ \t*_]*(?:A:[ \t]*)?let[’']s think step by step", re.IGNORECASE | re.MULTILINE)
+# An answer announced before a restart ("the answer is", "Answer:", "####", \boxed): without one, the
+# trigger is where the reasoning begins ("To answer this:\nLet's think step by step."), not a second attempt.
+_ANSWERED = re.compile(r"\banswer\b[*_]*(?:\s*\([^()\n]{0,40}\))?[*_]*\s*(?:is\b|was\b|:)|####|\\boxed|\\fbox",
+                       re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,4 +67,15 @@ def answer_segment(text: str, continuations: tuple[str, ...] = CONTINUATIONS) ->
         i = answer.find(marker)
         if 0 <= i < cut:
             cut = i
-    return answer[:cut]
+    return answer[:restart(answer, cut)]
+
+
+def restart(text: str, end: int | None = None) -> int:
+    """Where the model starts over in `text[:end]`: the first reasoning trigger at the start of a line
+    after the first answer marker; `end` (or len(text)) when it never does."""
+    end = len(text) if end is None else end
+    answered = _ANSWERED.search(text, 0, end)
+    if answered is None:
+        return end
+    m = RESTART.search(text, answered.end(), end)  # `^` matches only at real line starts
+    return m.start() if m else end

@@ -115,6 +115,7 @@ async function loadPage(recount) {
     tr.appendChild(el("td", r.item));
     tr.appendChild(el("td", r.group));
     tr.appendChild(el("td", r.verdict, "v-" + r.verdict));
+    tr.appendChild(el("td", r.outcome, "o-" + r.outcome));
     tr.appendChild(el("td", r.error !== null ? r.error : (r.answer === null ? "(none)" : r.answer)));
     tr.appendChild(el("td", r.gold));
     if (selected === r.run + "\u0000" + r.item) tr.classList.add("selected");
@@ -199,9 +200,13 @@ async function showItem(run, item, row) {
   box.appendChild(el("div", d.run.label));
   box.appendChild(el("div", d.run.id, "run"));
   box.appendChild(dl([
-    ["verdict", d.verdict], ["gold", d.gold], ["answer (flexible)", d.answer], ["answer (strict)", d.strict_answer],
+    ["verdict", d.verdict], ["outcome", d.outcome], ["gold", d.gold], ["answer (flexible)", d.answer], ["answer (strict)", d.strict_answer],
     ["score", d.correct], ["strict score", d.strict], ["extracted", d.extracted], ["group", d.group],
   ]));
+  if (d.scored_with) {
+    box.appendChild(el("p", "Scored by the judge model " + d.scored_with.model + "'s reading of each response, not by" +
+      " the task's extraction rules.", "note"));
+  }
   if (d.error !== null) box.appendChild(el("p", "request failed: " + d.error, "error"));
   if (d.votes) {
     box.appendChild(el("h3", "Vote"));
@@ -209,8 +214,8 @@ async function showItem(run, item, row) {
   }
   if (d.samples.length > 1) {
     box.appendChild(el("h3", "Samples (" + d.samples.length + ")"));
-    box.appendChild(table(["#", "answer", "strict", "score", "vote class", "steps", "tokens", "finish"],
-      d.samples.map((s) => [s.idx, s.answer, s.strict, s.correct, s.vote, s.steps, s.tokens, s.finish])));
+    box.appendChild(table(["#", "answer", "strict", "score", "outcome", "vote class", "steps", "tokens", "finish"],
+      d.samples.map((s) => [s.idx, s.answer, s.strict, s.correct, s.outcome, s.vote, s.steps, s.tokens, s.finish])));
   }
   if (d.detail) {
     box.appendChild(el("h3", "Plan verdict"));
