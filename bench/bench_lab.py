@@ -8,6 +8,9 @@
      so both see the same load                                              target: numpy <= 1.2 x torch
 
     python bench/bench_lab.py            (torch installed for part 2; part 1 blocks it either way)
+    python bench/bench_lab.py --against ../main [--rounds 2]
+                                         part 1 only, alternating with another checkout (its `src/`)
+                                         in the same minutes: a change's cost on a shared machine
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_core import measure  # noqa: E402
 
 
-def demo_times() -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "notorch"), str(ROOT / "src")]))
+def demo_times(root: Path = ROOT) -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "tests" / "notorch"), str(root / "src")]))
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "polaris", "demo", "--out", str(Path(tmp) / "polaris-demo"), "--json"]
         cold = measure(cmd, env)
@@ -75,7 +78,26 @@ def engine_times() -> dict[str, float] | None:
     return {f"{k}_{part}": v for k, parts in spent.items() for part, v in parts.items()}
 
 
+def against(other: Path, rounds: int) -> None:
+    """The demo of this checkout and of `other`, alternating (this, other, other, this, ...)."""
+    times: dict[str, list[tuple[float, float]]] = {"this": [], "other": []}
+    for i in range(rounds):
+        for name in (("this", "other") if i % 2 == 0 else ("other", "this")):
+            d = demo_times(ROOT if name == "this" else other)
+            times[name].append((d["cold"], d["cached"]))
+            print(f"{name}: cold {d['cold']:.1f} s, cached {d['cached']:.1f} s (load {os.getloadavg()[0]:.1f})",
+                  flush=True)
+    for name, ts in times.items():
+        print(f"{name}: mean cold {sum(c for c, _ in ts) / len(ts):.1f} s, mean cached "
+              f"{sum(c for _, c in ts) / len(ts):.1f} s")
+
+
 def main() -> None:
+    if "--against" in sys.argv:
+        args = sys.argv[1:]
+        rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 2
+        against(Path(args[args.index("--against") + 1]).resolve(), rounds)
+        return
     load = os.getloadavg()[0]
     demo = demo_times()
     print(f"polaris demo (no torch): cold {demo['cold']:.1f} s (CPU {demo['cold_cpu']:.1f} s; evaluation "

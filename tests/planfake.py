@@ -3,7 +3,9 @@ turns, then the optimal plan, in the task's own rendering. Tests know exactly wh
 what feedback came.
 
 Wrong plans: "inexecutable" starts by putting down a block the hand does not hold; "short" is the
-optimal plan without its last action (executable, goal not reached).
+optimal plan without its last action (executable, goal not reached); "prose" has no plan at all;
+"markdown-inexecutable" is the inexecutable plan as a chat model writes it (a preamble, numbered bold
+steps with commentary), which only the flexible reading reads.
 """
 
 from __future__ import annotations
@@ -43,9 +45,15 @@ class Planner:
         script = self.wrong[item.id]
         if turn >= len(script):
             return self.written(item, gold)
-        if script[turn] == "inexecutable":
+        if script[turn] == "prose":
+            return "I am not sure this can be solved; the blocks seem stuck."
+        if script[turn] in ("inexecutable", "markdown-inexecutable"):
             held = next(a.args[0] for a in gold if a.op in ("pick-up", "unstack"))
-            return self.written(item, (Action("put-down", (held,)), *gold))
+            plan = (Action("put-down", (held,)), *gold)
+            if script[turn] == "inexecutable":
+                return self.written(item, plan)
+            lines = plan_text(plan, self.rendering, problem_from_meta(item.meta["problem"])).splitlines()
+            return "Here is my plan:\n\n" + "\n".join(f"{i}. **{line}** (as required)" for i, line in enumerate(lines, 1))
         return self.written(item, gold[:-1])
 
     def __call__(self, body: dict[str, Any]) -> str:

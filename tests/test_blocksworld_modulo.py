@@ -63,6 +63,26 @@ def test_back_prompting_until_valid(tmp_path, task):
         assert kinds == want and stored[it.id][1] == (1.0 if want[-1] is None else 0.0)
 
 
+def test_feedback_is_about_the_plan_the_model_meant(tmp_path):
+    """Round 0 has no plan, round 1 an inexecutable plan in Markdown (read flexibly), round 2 the plan."""
+    planner = Planner("blocksworld", lambda i: ("prose", "markdown-inexecutable"), instances=2)
+    store = tmp_path / "s.db"
+    with FakeOpenAI(Policy(respond=planner)) as server:
+        res = run(store, "-m", "openai/fake-model", "--base-url", server.base_url, "--task", "blocksworld",
+                  "--instances", "2", "--verifier-rounds", "2")
+    assert res["accuracy"] == 1.0
+    put_down = planner.rendering.vocab.nl_actions["put-down"].split("{}")[0].strip()
+    for _, turn, text in planner.feedback:
+        if turn == 1:
+            assert text.startswith("The above response has no plan that could be read: no line of it is an action. ")
+            assert "unmet goal condition" in text and text.endswith(ASK_NL)
+        else:
+            assert text.startswith("The above plan is invalid. The following action at step 1 has an unmet "
+                                   "precondition:\n" + put_down)
+    for _, _, _, modulo in results(store).values():
+        assert [r["kind"] for r in modulo["rounds"]] == ["no-plan", "inexecutable", None] and modulo["valid_at"] == 2
+
+
 def test_feedback_levels_and_plain_runs_share_the_first_round(tmp_path):
     planner = Planner("blocksworld", lambda i: alternating(i % 3), instances=2)
     store = tmp_path / "s.db"

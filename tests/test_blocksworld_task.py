@@ -119,8 +119,11 @@ def test_prose_and_parse_failures_are_categorised(tmp_path):
         [res] = run(store, "-m", "openai/fake-model", "--base-url", server.base_url, "--task", "blocksworld",
                     "--instances", "1", "--concurrency", "1")
     kinds = sorted(d["detail"]["kind"] or "" for d in details(store).values())
-    assert kinds == ["no-plan", "unknown-object", "unparseable"]
+    assert kinds == ["no-plan", "unknown-object", "unreadable-action"]
     assert res["extracted"] == pytest.approx(2 / 3) and res["accuracy"] == 0.0
+    # Disagreements: only the first reply, whose action line the strict grammar takes for prose. Neither
+    # reading finds a plan in "I cannot solve this."; both read the purple block as unknown.
+    assert res["disagree"] == 1
 
 
 def test_planbench_instance_files(tmp_path):

@@ -108,7 +108,7 @@ def test_mmlu_generation_and_loglik_through_one_store(tiny, reference, data, tmp
     tok, greedy, loglik = reference
     store = tmp_path / "s.db"
     gen = _run(store, tiny, "-t", "mmlu/anatomy", "-p", "zeroshot-direct", "--api", "completions", "--max-tokens", "8")
-    assert gen["n"] == 8 and gen["requests_sent"] == 8 and gen["strategy"] == "greedy+completions"
+    assert gen["n"] == 8 and gen["requests_sent"] == 8 and gen["strategy"] == "greedy+completions+max:8"
     ll = _run(store, tiny, "-t", "mmlu/anatomy", "--scoring", "loglik", "--batch-size", "8")
     assert ll["n"] == 8 and ll["requests_sent"] == 8 and ll["errors"] == 0 and ll["strategy"] == "loglik"
     assert ll["extracted"] == 1.0
@@ -132,7 +132,7 @@ def test_mmlu_generation_and_loglik_through_one_store(tiny, reference, data, tmp
     proc = polaris("rescore", "--store", str(store), "--json", env=_env())
     assert proc.returncode == 0, proc.stderr
     rescored = {r["strategy"]: r["accuracy"] for r in json.loads(proc.stdout)["results"]}
-    assert rescored == {"greedy+completions": gen["accuracy"], "loglik": ll["accuracy"]}
+    assert rescored == {"greedy+completions+max:8": gen["accuracy"], "loglik": ll["accuracy"]}
 
 
 def test_sampled_runs_are_reproducible_and_resume_draws_the_same_samples(tiny, data, tmp_path):

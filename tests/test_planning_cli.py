@@ -88,20 +88,46 @@ def test_validate_valid_plan_in_planbench_files(tmp_path):
     plan.write_text("\n".join(OPTIMAL_BW1) + "\n; cost = 8 (unit cost)\n")
     r = polaris("planning", "validate", str(BW1), str(plan), "--json")
     assert r.returncode == 0
-    assert json.loads(r.stdout) == {"valid": True, "actions": OPTIMAL_BW1, "failure": None, "length": 8, "optimal_length": 8}
-    assert polaris("planning", "validate", str(BW1), str(plan)).stdout.strip() == "valid: 8 actions (optimal 8)"
+    out = json.loads(r.stdout)
+    assert {k: out[k] for k in ("valid", "actions", "failure", "length", "optimal_length", "reading")} == {
+        "valid": True, "actions": OPTIMAL_BW1, "failure": None, "length": 8, "optimal_length": 8, "reading": "flexible"}
+    assert out["strict"] == {"valid": True, "actions": OPTIMAL_BW1, "failure": None, "length": 8}
+    assert [line["how"] for line in out["lines"]] == ["action"] * 8 + ["prose"]  # the cost comment
+    human = polaris("planning", "validate", str(BW1), str(plan)).stdout.splitlines()
+    assert human[:2] == ["valid: 8 actions (optimal 8)", "  strict reading: valid: 8 actions (optimal 8)"]
 
 
-def test_validate_model_text_with_a_failure(tmp_path):
+def test_validate_prints_both_readings_and_how_each_line_was_read(tmp_path):
     plan = tmp_path / "answer.txt"
-    plan.write_text("1. Unstack the orange block from the blue block.\n2. Stack the orange block on top of the red block.\n")
+    plan.write_text("Here is the plan:\n\n1. **Unstack the orange block from the blue block** (now holding it)\n"
+                    "   - The orange block was clear.\n2. Stack the orange block on top of the red block.\n")
     r = polaris("planning", "validate", str(BW1), str(plan), "--json")
     assert r.returncode == 1
     out = json.loads(r.stdout)
     assert out["failure"] == {"kind": "inexecutable", "step": 2, "action": "(stack c a)", "detail": "unmet precondition(s): (clear a)"}
     assert out["actions"] == ["(unstack c b)", "(stack c a)"] and out["optimal_length"] == 8
-    human = polaris("planning", "validate", str(BW1), str(plan))
-    assert human.stdout.strip() == "invalid (inexecutable): step 2: (stack c a): unmet precondition(s): (clear a)"
+    assert out["strict"]["failure"]["kind"] == "unparseable" and out["strict"]["failure"]["step"] == 1
+    assert [(line["line"], line["how"]) for line in out["lines"]] == [(1, "heading"), (3, "action"), (4, "explanation"), (5, "action")]
+    assert out["lines"][1]["read"] == ["(unstack c b)"] and out["lines"][1]["skipped"] == "(now holding it)"
+    human = polaris("planning", "validate", str(BW1), str(plan)).stdout.splitlines()
+    assert human[0] == "invalid (inexecutable): step 2: (stack c a): unmet precondition(s): (clear a)"
+    assert human[1].startswith("  strict reading: invalid (unparseable): step 1: Here is the plan:")
+    assert any(line.split()[:2] == ["4", "explanation"] for line in human)
+    # --strict makes the format-compliance reading the headline (and the exit code)
+    strict = json.loads(polaris("planning", "validate", str(BW1), str(plan), "--json", "--strict").stdout)
+    assert strict["reading"] == "strict" and strict["failure"]["kind"] == "unparseable"
+    assert strict["flexible"]["actions"] == ["(unstack c b)", "(stack c a)"]
+
+
+def test_validate_reports_unreadable_lines_and_missing_plans(tmp_path):
+    plan = tmp_path / "answer.txt"
+    plan.write_text("1. Unstack the orange block from the blue block\n2. Move the red block onto the blue block\n")
+    out = json.loads(polaris("planning", "validate", str(BW1), str(plan), "--json").stdout)
+    assert out["failure"]["kind"] == "unreadable-action" and out["failure"]["step"] == 2
+    plan.write_text("I am not sure how to solve this.")
+    r = polaris("planning", "validate", str(BW1), str(plan), "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["failure"]["kind"] == "no-plan"
+    assert json.loads(r.stdout)["plan_lines"] is None
 
 
 def test_validate_mystery_text(tmp_path):
@@ -111,8 +137,8 @@ def test_validate_mystery_text(tmp_path):
     assert json.loads(r.stdout)["failure"]["kind"] == "goal-unmet"
     # without --domain, a Mystery problem file reads Mystery text
     assert json.loads(polaris("planning", "validate", str(MY1), str(plan), "--json").stdout)["actions"] == ["(unstack c b)", "(put-down c)"]
-    unread = polaris("planning", "validate", str(BW1), str(plan), "--json")
-    assert json.loads(unread.stdout)["failure"]["kind"] == "unparseable"
+    unread = json.loads(polaris("planning", "validate", str(BW1), str(plan), "--json").stdout)
+    assert unread["failure"]["kind"] == "unknown-action" and unread["strict"]["failure"]["kind"] == "unparseable"
 
 
 def test_validate_bad_input_is_one_line_exit_2(tmp_path):
@@ -146,7 +172,8 @@ def test_batch_validation_keeps_order_and_resolves_relative_paths(tmp_path):
     assert results[1]["failure"]["kind"] == "goal-unmet" and results[1]["optimal_length"] == 8
     assert results[2]["failure"]["detail"] == "unmet precondition(s): (clear a)"
     human = polaris("planning", "validate", "--batch", str(batch), cwd=tmp_path)
-    assert human.stdout.splitlines()[0] == "valid: 8 actions (optimal 8)" and len(human.stdout.splitlines()) == 3
+    assert human.stdout.splitlines()[0] == "valid: 8 actions (optimal 8)  [strict: valid: 8 actions (optimal 8)]"
+    assert len(human.stdout.splitlines()) == 3
 
 
 @pytest.mark.parametrize(("line", "message"), [

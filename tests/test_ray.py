@@ -76,7 +76,7 @@ def _execute(kind, specs, store, server, *, spy=None, on_progress=None, **ray_op
         db.close()
 
 
-VOLATILE = ("requests_sent", "cached", "retries", "retry_rate", "seconds")
+VOLATILE = ("requests_sent", "cached", "retries", "retry_rate", "seconds", "latency")
 
 
 def _same(a, b):

@@ -136,8 +136,10 @@ def _read_entries(text: str, source: str) -> dict[str, tuple[Any, dict[str, tupl
         raise _fail(source, root, "expected a mapping with a 'models' key")
     models_node = None
     for k, v in root.value:
+        if k.value == "prices":  # a price table (analysis/prices.py reads it)
+            continue
         if k.value != "models":
-            raise _fail(source, k, f"unknown top-level key '{k.value}' (expected 'models')")
+            raise _fail(source, k, f"unknown top-level key '{k.value}' (expected 'models' or 'prices')")
         models_node = v
     if models_node is None or (isinstance(models_node, yaml.ScalarNode) and models_node.value in ("", "~", "null")):
         return {}

@@ -47,6 +47,7 @@ def _register() -> None:
         analyze_cmd, audit_cmd, board_cmd, compare_cmd, data_cmd, demo_cmd, experiment_cmd, import_cmd, lab_cmd,
         planning_cmd, report_cmd, run_cmd, samples_cmd,
     )
+    from polaris.cli import compute_cmd  # noqa: F401  (after analyze_cmd: `polaris analyze compute`)
 
 
 def main(argv: list[str] | None = None) -> None:

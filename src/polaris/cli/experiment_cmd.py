@@ -63,16 +63,21 @@ def _dump(doc: dict[str, Any]) -> None:
     sys.stdout.write("\n")
 
 
-def _report(exp: Any, cells: list[Any], db: Any) -> dict[str, Any]:
+def _report(exp: Any, cells: list[Any], db: Any, prices: Any = None) -> dict[str, Any]:
+    from polaris.analysis.compute import factor_checks
     from polaris.experiments.run import contrast_rows, grid_rows
     from polaris.runner.sensitivity import spreads
 
     rows = grid_rows(exp, cells, db)
+    for r in rows:  # the cost of each cell from the price table (analysis/prices.py)
+        s = r["summary"]
+        if s and s.get("compute") and prices is not None and prices.find(r["model"]) is not None:
+            s["cost"] = prices.cost(r["model"], s["compute"])
     contrasts = contrast_rows(exp, db)
     with_summary = [(c.spec, r["summary"]) for c, r in zip(cells, rows) if r["summary"]]
     spread = spreads([spec for spec, _ in with_summary], [s for _, s in with_summary])
     doc = {"experiment": exp.name, "file": str(exp.path), "cells": rows, "contrasts": contrasts,
-           "exemplar_sensitivity": spread}
+           "exemplar_sensitivity": spread, "compute_checks": factor_checks([r["summary"] for r in rows if r["summary"]])}
     if any(r.get("tuning") for r in rows):  # base vs instruct files: Lu et al.'s question, answered per slice
         from polaris.analysis.icl import icl_table
 
@@ -90,6 +95,11 @@ def _print_report(doc: dict[str, Any], title: str) -> None:
                  for r in doc["cells"] if r["summary"]]
     curves_table(summaries)
     reasoning_table(summaries)
+    from polaris.cli.compute_display import compute_table
+
+    compute_table(summaries)
+    for check in doc.get("compute_checks", ()):
+        print(f"warning: {check['message']}", file=sys.stderr)
     sensitivity_table(doc["exemplar_sensitivity"])
     if doc["contrasts"]:
         comparisons_table(doc["contrasts"], title="Contrasts (A - B on shared items; p Holm-adjusted across the file)",
@@ -115,6 +125,8 @@ def run_cmd(
     max_attempts: int = typer.Option(8, min=1, help="Attempts per request before it counts as an error"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the tables"),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars"),
+    prices: Optional[Path] = typer.Option(None, "--prices", help="Price table (model -> input/output USD per million tokens) for costs, and the expected cost of a dry run; default: the `prices:` block of your models.yaml"),
+    budget_param: Optional[str] = typer.Option(None, "--budget-param", help="openai: how a thinking budget is sent: thinking_token_budget (vLLM, default) | custom_params (SGLang) | chat_template_kwargs"),
 ) -> None:
     """Run every cell of an experiment file (resumable: finished samples are never asked again), then
     print the grid with CIs and the paired contrasts. Exit code 3: stopped at a budget cap; run the
@@ -128,14 +140,17 @@ def run_cmd(
     from polaris.runner.budget import Budget
     from polaris.store.store import Store
 
+    from polaris.analysis.prices import load_prices
+
     path = _store_path(exp, store)
+    table = load_prices(prices)
     options = BackendOptions(base_url=exp.base_url, concurrency=exp.concurrency, timeout=timeout,
-                             max_attempts=max_attempts)
+                             max_attempts=max_attempts, budget_param=budget_param)
     if dry_run:
         cells = prepare_cells(exp)
         with _existing_store(path) as db:
             est = estimate(exp, cells, db, options)
-        _print_estimate(exp, path, est, as_json, max_tokens, max_requests)
+        _print_estimate(exp, path, est, as_json, max_tokens, max_requests, table)
         return
     budget = Budget(max_tokens=max_tokens, max_requests=max_requests)
     show = not no_progress and (not as_json or sys.stderr.isatty())
@@ -146,7 +161,7 @@ def run_cmd(
     cells = [o.cell for o in outcomes]
     db = Store(path)
     try:
-        doc = _report(exp, cells, db)
+        doc = _report(exp, cells, db, table)
     finally:
         db.close()
     left = [o for o in outcomes if o.state == "stopped"]
@@ -170,17 +185,22 @@ def run_cmd(
 
 
 def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tokens: Optional[int],
-                    max_requests: Optional[int]) -> None:
+                    max_requests: Optional[int], prices: Any = None) -> None:
     total = {"cells": len(est), "requests": sum(e.requests for e in est), "samples": sum(e.samples for e in est),
              "prompt_tokens": sum(e.prompt_tokens for e in est),
              "completion_tokens": sum(e.completion_tokens for e in est)}
     total["tokens"] = total["prompt_tokens"] + total["completion_tokens"]
+    costs = [prices.estimate(e.cell.spec.model, e.prompt_tokens, e.completion_tokens) if prices else None for e in est]
+    total["cost_usd"] = sum(c for c in costs if c is not None) if any(c is not None for c in costs) else None
+    total["unpriced_cells"] = sum(1 for c in costs if c is None) if prices else None
     cells = [{**e.cell.coords, "label": e.cell.spec.label, "run_id": e.cell.spec.run_id, "items": e.items,
               "requests": e.requests, "samples": e.samples, "prompt_tokens": e.prompt_tokens,
-              "completion_tokens": e.completion_tokens, "completion_source": e.completion_source} for e in est]
+              "completion_tokens": e.completion_tokens, "completion_source": e.completion_source, "cost_usd": c}
+             for e, c in zip(est, costs)]
     doc = {"experiment": exp.name, "file": str(exp.path), "store": str(path), "dry_run": True, "cells": cells,
-           "total": total, "note": "prompt tokens ~ chars/4 of the rendered prompts; completion tokens from stored"
-                                   " averages of similar cells, else max_tokens (an upper bound)"}
+           "total": total, "prices": prices.source if prices else None,
+           "note": "prompt tokens ~ chars/4 of the rendered prompts; completion tokens from stored"
+                   " averages of similar cells, else max_tokens (an upper bound); cost from the price table"}
     if as_json:
         _dump(doc)
         return
@@ -189,20 +209,27 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
     from polaris.cli.display import wide_console
 
     table = Table(title=f"Dry run: {exp.name} ({exp.path}), store {path}", title_justify="left")
+    from polaris.cli.compute_display import usd
+
     for col in ("model", "task", "prompt", "strategy", "seed", "items", "requests", "samples", "prompt tok",
-                "completion tok", "completion estimate from"):
+                "completion tok", "cost", "completion estimate from"):
         table.add_column(col, justify="right" if col in ("seed", "items", "requests", "samples", "prompt tok",
-                                                         "completion tok") else "left")
+                                                         "completion tok", "cost") else "left")
     for c in cells:
         strategy = c["strategy"] + (f" d{c['draw']}" if c["draw"] is not None else "")
+        strategy += "".join(f" {short}={c[ax]}" for ax, short in (("effort", "effort"), ("thinking_budget", "think"),
+                                                                   ("max_tokens", "max")) if c.get(ax) is not None)
         table.add_row(c["model"], c["task"], c["prompt"], strategy, str(c["seed"]), str(c["items"]),
                       str(c["requests"]), str(c["samples"]), f"{c['prompt_tokens']:,}", f"{c['completion_tokens']:,}",
-                      c["completion_source"])
+                      usd(c["cost_usd"]), c["completion_source"])
     console = wide_console(140)
     console.print(table)
+    cost = f"; expected cost {usd(total['cost_usd'])} ({prices.source})" if total["cost_usd"] is not None else ""
+    if total.get("unpriced_cells"):
+        cost += f", {total['unpriced_cells']} cell(s) without a price"
     console.print(f"total: {total['cells']} cells, {total['requests']:,} requests, {total['samples']:,} samples,"
                   f" ~{total['tokens']:,} tokens ({total['prompt_tokens']:,} prompt + {total['completion_tokens']:,}"
-                  " completion); prompt tokens ~ chars/4, completion from stored averages or max_tokens",
+                  f" completion){cost}; prompt tokens ~ chars/4, completion from stored averages or max_tokens",
                   highlight=False)
     if max_tokens is not None and total["tokens"] > max_tokens:
         console.print(f"--max-tokens {max_tokens:,} is below the estimate: the run would stop early (resumable)",

@@ -127,23 +127,55 @@ class _Checker:
             self.cache[key] = (prob, vocab, optimal_length(prob))
         return self.cache[key]
 
-    def check(self, path: Path, text: str, domain: str | None, lenient: bool) -> dict:
-        from polaris.planning import Rendering, get_rendering, parse_plan, validate
+    def check(self, path: Path, text: str, domain: str | None, strict: bool = False) -> dict:
+        """Both readings of `text` judged against the problem; the headline is the flexible one (or --strict)."""
+        from polaris.planning import Rendering, get_rendering, validate
+        from polaris.planning.read import read_plan
 
         prob, vocab, best = self.problem(path)
         # Default: the problem file's own vocabulary (a Mystery file gets Mystery plans).
         rendering = get_rendering(domain) if domain else Rendering(vocab.name, vocab, pddl=False)
-        verdict = validate(prob, parse_plan(text, rendering, prob, strict=not lenient))
-        return verdict.to_json(best)
+        reading = read_plan(text, rendering, prob)
+        verdicts = {}
+        for name, plan in (("flexible", reading.flexible), ("strict", reading.strict)):
+            v = validate(prob, plan).to_json(best)
+            if not plan.items:
+                v["valid"], v["failure"] = False, _NO_PLAN
+            verdicts[name] = v
+        head, other = ("strict", "flexible") if strict else ("flexible", "strict")
+        return verdicts[head] | {
+            "reading": head,
+            other: {k: verdicts[other][k] for k in ("valid", "actions", "failure", "length")},
+            "statements": reading.statements,
+            "plan_lines": list(reading.chosen) if reading.chosen else None,
+            "lines": [line.to_json() for line in reading.lines],
+        }
 
 
-def _human(result: dict) -> str:
-    best = result["optimal_length"]
+_NO_PLAN = {"kind": "no-plan", "step": None, "action": None, "detail": "no line of the response reads as an action"}
+
+
+def _verdict_text(result: dict, best: int | None) -> str:
     if result["valid"]:
         return f"valid: {result['length']} actions (optimal {best})"
     f = result["failure"]
     where = f"step {f['step']}: {f['action']}: " if f["step"] is not None else ""
     return f"invalid ({f['kind']}): {where}{f['detail']}"
+
+
+def _human(result: dict, lines: bool = False) -> str:
+    """The headline verdict, the other reading's, and (for one plan) how each line was read."""
+    other = "strict" if result["reading"] == "flexible" else "flexible"
+    best = result["optimal_length"]
+    if not lines:  # --batch: one line per plan
+        return f"{_verdict_text(result, best)}  [{other}: {_verdict_text(result[other], best)}]"
+    out = f"{_verdict_text(result, best)}\n  {other} reading: {_verdict_text(result[other], best)}"
+    rows = [out, f"how each line was read (flexible reading; {result['statements']} plan statement(s) found):"]
+    for line in result["lines"]:
+        read = f"  -> {', '.join(line['read'])}" if line.get("read") else ""
+        skipped = f"  (skipped: {line['skipped']})" if line.get("skipped") else ""
+        rows.append(f"{line['line']:5d}  {line['how']:<15s} {line['text']}{read}{skipped}")
+    return "\n".join(rows)
 
 
 @planning_app.command("validate")
@@ -153,12 +185,15 @@ def validate_cmd(
     domain: str = typer.Option(None, "--domain", help="Vocabulary of the plan text: blocksworld or mystery (or any rendering name); default: the problem file's."),
     batch: Path = typer.Option(None, "--batch", help='JSONL, one {"problem": PATH, "plan": TEXT, "domain": ...} per line.'),
     json_out: bool = typer.Option(False, "--json", help="Print JSON (one object per plan)."),
-    lenient: bool = typer.Option(False, "--lenient", help="Skip prose lines that do not start with an action instead of failing on them."),
+    strict: bool = typer.Option(False, "--strict", help="Judge the strict reading (the plan in the prompt's format) instead of the flexible one."),
     domain_file: Path = typer.Option(None, "--domain-file", help="PDDL domain, for problems in an obfuscated vocabulary."),
 ) -> None:
     """Check a plan: is it executable, does it reach the goal, and if not exactly why.
 
-    Exit code 1 when a single plan is invalid; with --batch, 0 once every line has a result.
+    The text is read twice: flexibly (the plan the model meant, from free-form text; the headline)
+    and strictly (the plan in the prompt's format). Both verdicts are printed, and for a single plan
+    how each line was read. Exit code 1 when a single plan is invalid; with --batch, 0 once every
+    line has a result.
     """
     from polaris.planning import get_rendering
 
@@ -168,18 +203,18 @@ def validate_cmd(
     if batch is not None:
         if problem is not None or plan_file is not None:
             raise PolarisError("--batch takes no PROBLEM or PLAN_FILE arguments")
-        for result in _batch(batch, checker, domain, lenient):
+        for result in _batch(batch, checker, domain, strict):
             print(json.dumps(result) if json_out else _human(result))
         return
     if problem is None or plan_file is None:
         raise PolarisError("give PROBLEM and PLAN_FILE, or --batch FILE.jsonl")
-    result = checker.check(problem, _read_text(plan_file, "plan file"), domain, lenient)
-    print(json.dumps(result) if json_out else _human(result))
+    result = checker.check(problem, _read_text(plan_file, "plan file"), domain, strict)
+    print(json.dumps(result) if json_out else _human(result, lines=True))
     if not result["valid"]:
         raise typer.Exit(1)
 
 
-def _batch(path: Path, checker: _Checker, default_domain: str | None, lenient: bool) -> list[dict]:
+def _batch(path: Path, checker: _Checker, default_domain: str | None, strict: bool) -> list[dict]:
     """Check every row first (so a bad row fails before any output), then validate in order."""
     from polaris.planning import get_rendering
     from polaris.tasks.data import numbered_jsonl
@@ -209,5 +244,5 @@ def _batch(path: Path, checker: _Checker, default_domain: str | None, lenient: b
         except PolarisError as exc:
             raise PolarisError(f"{path}:{n}: {exc}") from None
         rows.append((prob, row["plan"], dom))
-    return [checker.check(prob, text, dom, lenient) for prob, text, dom in rows]
+    return [checker.check(prob, text, dom, strict) for prob, text, dom in rows]
 

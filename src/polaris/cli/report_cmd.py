@@ -29,6 +29,7 @@ def report(
     experiment: list[Path] = typer.Option([], "--experiment", "-e", help="Experiment file whose contrasts replace the store's natural pairs (repeatable)"),
     pair: list[str] = typer.Option([], "--pair", help="Extra contrast 'CELL_A vs CELL_B', cells named as in `polaris compare` (repeatable)"),
     title: Optional[str] = typer.Option(None, help="Page title"),
+    prices: Optional[Path] = typer.Option(None, "--prices", help="Price table for the compute section's cost (default: the `prices:` block of your models.yaml)"),
     as_json: bool = typer.Option(False, "--json", help="Print where things were written as JSON"),
 ) -> None:
     """Write an HTML report of a store: leaderboard, per-task tables with CIs, paired contrasts (forest
@@ -40,7 +41,10 @@ def report(
     for f in experiment:
         if not f.is_file():
             raise PolarisError(f"--experiment {f}: no such file")
-    rep = build_report(path, out, experiments=experiment, pairs=[_pair(p) for p in pair], title=title)
+    from polaris.analysis.prices import load_prices
+
+    rep = build_report(path, out, experiments=experiment, pairs=[_pair(p) for p in pair], title=title,
+                       prices=load_prices(prices))
     if as_json:
         json.dump({"index": str(rep.index), "sections": rep.sections, "figures": rep.figures, "cells": rep.cells,
                    "contrasts": rep.contrasts}, sys.stdout, indent=2)

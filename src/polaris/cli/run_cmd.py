@@ -64,7 +64,11 @@ def run(
     samples: int = typer.Option(1, min=1, help="Samples per item (self-consistency)"),
     temperature: float = typer.Option(0.0, min=0.0, help="Sampling temperature (0: greedy)"),
     top_p: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Nucleus sampling"),
-    max_tokens: Optional[int] = typer.Option(None, min=1, help="Response token limit (default 1024 CoT, 256 direct)"),
+    max_tokens: list[int] = typer.Option([], "--max-tokens", min=1, help="Response token limit (default 1024 CoT, 256 direct; repeatable: a compute factor)"),
+    reasoning_effort: list[str] = typer.Option([], "--reasoning-effort", help="minimal | low | medium | high: OpenAI-style reasoning effort (repeatable: a compute factor; docs/compute.md)"),
+    thinking_budget: list[int] = typer.Option([], "--thinking-budget", min=0, help="Thinking tokens before the thinking is closed and the model made to answer (repeatable; docs/compute.md)"),
+    budget_param: Optional[str] = typer.Option(None, "--budget-param", help="openai: how the thinking budget is sent: thinking_token_budget (vLLM, default) | custom_params (SGLang) | chat_template_kwargs (a template hint)"),
+    prices: Optional[Path] = typer.Option(None, "--prices", help="Price table (YAML: model -> input/output USD per million tokens) for the cost column; default: a `prices:` block in your models.yaml"),
     seed: int = typer.Option(0, help="Seed for sampling and for --exemplars random"),
     exemplars: str = typer.Option("default", help="default | complex | random | shuffle | path to a CoT Hub prompt file"),
     exemplar_seeds: int = typer.Option(1, min=1, help="Run each few-shot cell with M exemplar draws (seeds --seed..--seed+M-1) and report the spread"),
@@ -121,18 +125,21 @@ def run(
         draw
         for m in model for t in tasks
         for p in (prompt or ["fewshot-direct" if scoring == "loglik" else options[t][0]])
+        for effort, think, limit_tokens in compute_levels(reasoning_effort, thinking_budget, max_tokens)
         for draw in exemplar_draws(
             CellSpec(model=m, task=t, prompt=p, api=api, fewshot_as=fewshot_as, exemplars=exemplars,
                      exemplar_seed=seed, samples=samples, temperature=temperature, top_p=top_p,
-                     max_tokens=max_tokens, seed=seed, vote=vote, scoring=scoring, system=system,
-                     think_tags=tags, task_options=options[t][1], template=template),
+                     max_tokens=limit_tokens, seed=seed, vote=vote, scoring=scoring, system=system,
+                     think_tags=tags, task_options=options[t][1], template=template,
+                     reasoning_effort=effort, thinking_budget=think),
             exemplar_seeds)
     ]
+    price_table = load_prices(prices)  # a bad price file fails before anything runs
     # Validate everything (names, formats, data and exemplar files) before touching the store or network.
     prepared = [prepare(spec, limit=limit) for spec in cells]
     opts = BackendOptions(base_url=base_url, api=api, concurrency=concurrency, timeout=timeout,
                           max_attempts=max_attempts, backoff=backoff, seed=seed, device=device, dtype=dtype,
-                          batch_size=batch_size, tensor_parallel=tp)
+                          batch_size=batch_size, tensor_parallel=tp, budget_param=budget_param)
     for m in model:
         make_backend(m, opts)  # names and options checked before the store is opened
     runner = make_executor(executor, opts, concurrency=concurrency,
@@ -147,9 +154,12 @@ def run(
     if failed:
         warn(f"{failed} item(s) failed after retries; they are not scored and will be asked again on the next run")
     spread = spreads([c.spec for c in prepared], summaries)
+    checks = add_costs(summaries, price_table)
     if as_json:
-        _json_out(summaries, {"exemplar_sensitivity": spread} if exemplar_seeds > 1 else {})
+        _json_out(summaries, ({"exemplar_sensitivity": spread} if exemplar_seeds > 1 else {})
+                  | {"compute_checks": checks})
     else:
+        from polaris.cli.compute_display import compute_table
         from polaris.cli.display import chance_table
         from polaris.cli.strategy_display import curves_table, reasoning_table, sensitivity_table
 
@@ -158,6 +168,33 @@ def run(
         curves_table(summaries)
         reasoning_table(summaries)
         sensitivity_table(spread)
+        compute_table(summaries)
+    for check in checks:
+        warn(check["message"])
+
+
+def compute_levels(efforts: list[str], budgets: list[int], limits: list[int]) -> list[tuple[Any, Any, Any]]:
+    """The compute factors' levels crossed: (effort, thinking budget, max tokens), None where not given."""
+    return [(e, b, m) for e in (efforts or [None]) for b in (budgets or [None]) for m in (limits or [None])]
+
+
+def load_prices(path: Path | None) -> Any:
+    from polaris.analysis.prices import load_prices as load
+
+    return load(path)
+
+
+def add_costs(summaries: list[dict[str, Any]], prices: Any) -> list[dict[str, Any]]:
+    """Each summary's `cost` from the price table (where it has the model), and the compute checks
+    (budgets a server ignored) over the summaries together."""
+    from polaris.analysis.compute import factor_checks
+
+    for s in summaries:
+        if s.get("compute") and prices is not None:
+            cost = prices.cost(s["model"], s["compute"])
+            if cost is not None:
+                s["cost"] = cost
+    return factor_checks(summaries)
 
 
 def parse_think_tags(values: list[str]) -> tuple[tuple[str, str], ...]:

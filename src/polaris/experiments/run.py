@@ -154,6 +154,7 @@ def cell_state(store: Store | None, cell: PreparedCell, rows: Sequence[Any] = ()
 
 def grid_rows(exp: Experiment, cells: Sequence[PreparedCell], store: Store | None) -> list[dict[str, Any]]:
     """One row per cell, with the state and a summary recomputed from the stored results."""
+    from polaris.runner.compute import cell_compute, spec_budget
     from polaris.runner.summary import summarize
 
     rows = []
@@ -161,6 +162,9 @@ def grid_rows(exp: Experiment, cells: Sequence[PreparedCell], store: Store | Non
         results = store.results(cell.spec.run_id, items=[it.id for it in cell.items]) if store is not None else []
         state, scored, errors = cell_state(store, cell, results)
         summary = summarize(results, headline=cell.task.headline) if results else None
+        if summary is not None:  # tokens per item, truncation, budget check (runner/compute.py)
+            summary.update(model=cell.spec.model, task=cell.task.name, prompt=cell.spec.prompt,
+                           strategy=cell.spec.strategy, compute=cell_compute(results, spec_budget(cell.spec)))
         spent = store.usage(cell.spec.run_id) if store is not None else {}
         rows.append({**ec.coords, "label": cell.spec.label, "run_id": cell.spec.run_id, "state": state,
                      "items": len(cell.items), "scored": scored, "errors": errors,
@@ -215,11 +219,21 @@ class CellEstimate:
 
 
 def _avg_completion(store: Store | None, spec: Any, memo: dict[tuple[str, ...], tuple[float, str] | None]) -> tuple[float, str] | None:
-    """Mean completion tokens per sample in stored cells like this one: same model, task and prompt
-    format (any strategy), else same task and format (any model)."""
+    """Mean completion tokens per sample in stored cells like this one: same model, task, prompt format
+    and compute levels (effort, thinking budget, max tokens), else same model, task and format (any
+    strategy), else same task and format (any model)."""
     if store is None:
         return None
-    for key, match in (((spec.model, spec.task, spec.prompt), lambda r: (r.spec.get("model"), r.spec.get("task"),
+
+    def levels(d: Any) -> tuple[Any, ...]:
+        return (d.get("reasoning_effort"), d.get("thinking_budget"), d.get("max_tokens"))
+
+    own = levels({"reasoning_effort": spec.reasoning_effort, "thinking_budget": spec.thinking_budget,
+                  "max_tokens": spec.max_tokens})
+    for key, match in (((spec.model, spec.task, spec.prompt, *map(str, own)),
+                        lambda r: (r.spec.get("model"), r.spec.get("task"), r.spec.get("prompt"),
+                                   *map(str, levels(r.spec)))),
+                       ((spec.model, spec.task, spec.prompt), lambda r: (r.spec.get("model"), r.spec.get("task"),
                                                                          r.spec.get("prompt"))),
                        (("*", spec.task, spec.prompt), lambda r: ("*", r.spec.get("task"), r.spec.get("prompt")))):
         if key not in memo:
@@ -230,7 +244,7 @@ def _avg_completion(store: Store | None, spec: Any, memo: dict[tuple[str, ...], 
                         tokens += [s["tokens"] for s in row.data.get("samples", ()) if s.get("tokens") is not None]
                 if len(tokens) >= 2000:
                     break
-            where = "same model" if key[0] != "*" else "other models"
+            where = "same model and budget" if len(key) > 3 else "same model" if key[0] != "*" else "other models"
             memo[key] = (sum(tokens) / len(tokens), f"mean of {len(tokens)} stored ({where})") if tokens else None
         if memo[key] is not None:
             return memo[key]
@@ -276,7 +290,8 @@ def estimate(exp: Experiment, cells: Sequence[PreparedCell], store: Store | None
             samples += missing
             prompt_tokens += calls * estimate_tokens(prompt_chars(p))
         avg = _avg_completion(store, spec, memo)
-        per_sample, source = (avg[0], avg[1]) if avg else (float(decoding.max_tokens), "max_tokens (bound)")
+        per_sample, source = (min(avg[0], decoding.max_tokens), avg[1]) if avg else (float(decoding.max_tokens),
+                                                                                       "max_tokens (bound)")
         out.append(CellEstimate(ec, len(cell.items), requests, samples, prompt_tokens, round(samples * per_sample),
                                 source))
     return out

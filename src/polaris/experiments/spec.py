@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from polaris.errors import PolarisError
+from polaris.experiments import compute_axes
 from polaris.experiments.tuning import TUNING, TUNINGS, TuningError, model_lineages, uses_tuning
 from polaris.runner.cell import CellSpec
 
-AXES = ("model", "task", "prompt", "strategy", "seed")
+AXES = ("model", "task", "prompt", "strategy", "seed", *compute_axes.AXES)
 _VOTE = re.compile(r"^(majority|complex-top-?\s*\d+)$")
 
 
@@ -35,11 +36,12 @@ class ExperimentCell:
     draw: int | None = None  # exemplar draw (strategies with exemplar_seeds > 1)
     tuning: str | None = None  # "base" | "instruct" when the file's contrasts use the tuning axis
     lineage: str | None = None  # the base model this model descends from (itself for a base model)
+    level: tuple[tuple[str, Any], ...] = ()  # the crossed compute axes' values (experiments/compute_axes.py)
 
     @property
     def coords(self) -> dict[str, Any]:
         out = {"model": self.model, "task": self.task, "prompt": self.prompt, "strategy": self.strategy,
-               "seed": self.seed, "draw": self.draw}
+               "seed": self.seed, "draw": self.draw, **dict.fromkeys(compute_axes.AXES), **dict(self.level)}
         if self.tuning is not None:
             out[TUNING] = self.tuning
             out["lineage"] = self.lineage
@@ -48,7 +50,8 @@ class ExperimentCell:
     @property
     def name(self) -> str:
         draw = f" draw {self.draw}" if self.draw is not None else ""
-        return f"{self.model} {self.task} {self.prompt} {self.strategy} s{self.seed}{draw}"
+        level = "".join(f" {ax}={v}" for ax, v in self.level)
+        return f"{self.model} {self.task} {self.prompt} {self.strategy}{level} s{self.seed}{draw}"
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def _key(coords: Mapping[str, Any], lineage: str | None = None) -> tuple[Any, ..
 
 def _models() -> Any:
     """pydantic models, built on first use (the import costs ~0.2 s)."""
-    from typing import Literal, Optional, Union
+    from typing import Annotated, Literal, Optional, Union
 
     from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -119,6 +122,8 @@ def _models() -> Any:
         system: Optional[str] = None
         think_tags: list[list[str]] = Field(default_factory=list)
         template: Optional[Literal["open", "closed", "closed-adv"]] = None  # Lu et al.'s (prompts/icl.py)
+        reasoning_effort: Optional[Literal["minimal", "low", "medium", "high"]] = None  # docs/compute.md
+        thinking_budget: Optional[int] = Field(None, ge=0)
 
         @field_validator("vote")
         @classmethod
@@ -162,6 +167,9 @@ def _models() -> Any:
         strategy: Optional[list[str]] = None
         seed: Optional[list[int]] = None
         tuning: Optional[list[Literal["base", "instruct"]]] = None
+        effort: Optional[list[str]] = None
+        thinking_budget: Optional[list[int]] = None
+        max_tokens: Optional[list[int]] = None
 
         @model_validator(mode="after")
         def _shape(self) -> ContrastModel:
@@ -190,6 +198,10 @@ def _models() -> Any:
         prompts: list[str] = Field(default_factory=lambda: ["fewshot-cot"], min_length=1)
         strategies: dict[str, Strategy] = Field(default_factory=lambda: {"greedy": Strategy()}, min_length=1)
         seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+        # Compute axes (experiments/compute_axes.py): crossed with everything else.
+        reasoning_efforts: list[Literal["minimal", "low", "medium", "high"]] = Field(default_factory=list)
+        thinking_budgets: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
+        max_tokens: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
         limit: Optional[int] = Field(None, ge=1)
         concurrency: int = Field(32, ge=1)
         base_url: Optional[str] = None
@@ -333,22 +345,25 @@ def _expand(path: Path, root: Any, data: dict[str, Any], doc: Any, limit: int | 
         for model in doc.models:
             for task in tasks:
                 for prompt in doc.prompts:
-                    for seed in doc.seeds:
+                    for seed, level in ((s, lv) for s in doc.seeds for lv in compute_axes.levels(doc)):
                         try:
                             base = CellSpec(
                                 model=model, task=task, prompt=prompt, api=st.api, fewshot_as=st.fewshot_as,
                                 exemplars=_exemplars(path, st.exemplars), exemplar_seed=seed, samples=st.samples,
-                                temperature=st.temperature, top_p=st.top_p, max_tokens=st.max_tokens, seed=seed,
+                                temperature=st.temperature, top_p=st.top_p, seed=seed,
                                 vote=st.vote, scoring=st.scoring, system=st.system,
-                                think_tags=tuple(tuple(p) for p in st.think_tags), template=st.template)
+                                think_tags=tuple(tuple(p) for p in st.think_tags), template=st.template,
+                                **compute_axes.spec_values(st, level))
                             draws = exemplar_draws(base, st.exemplar_seeds)
-                        except PolarisError as exc:
+                        except (PolarisError, ValueError) as exc:
                             raise _fail(path, root, ["strategies", sname], str(exc)) from None
                         for j, spec in enumerate(draws):
                             cells.append(ExperimentCell(model, task, prompt, sname, seed, spec,
-                                                        j if len(draws) > 1 else None, *lineages.get(model, (None, None))))
+                                                        j if len(draws) > 1 else None, *lineages.get(model, (None, None)),
+                                                        tuple(level.items())))
     values = {"model": list(doc.models), "task": tasks,
               "prompt": list(doc.prompts), "strategy": list(doc.strategies), "seed": list(doc.seeds)}
+    values.update(compute_axes.axis_values(doc))
     if lineages:
         values[TUNING] = list(TUNINGS)
     contrasts = [_contrast(path, root, i, c, values) for i, c in enumerate(doc.contrasts)]
@@ -385,9 +400,9 @@ def _contrast(path: Path, root: Any, i: int, c: Any, values: dict[str, list[Any]
         if len(axes) != 1:
             where = "no axis" if not axes else f"several axes ({', '.join(axes)})"
             raise _fail(path, root, loc, f"'{left}' and '{right}' must both be values of one axis"
-                                         f" (models, tasks, prompts, strategies or seeds); found {where}")
+                                         f" (models, tasks, prompts, strategies, seeds or compute levels); found {where}")
         ax = axes[0]
-        conv = (lambda v: int(v)) if ax == "seed" else (lambda v: v)
+        conv = (lambda v: int(v)) if ax in compute_axes.INT_AXES else (lambda v: v)
         return Contrast(c.strip(), {ax: conv(left)}, {ax: conv(right)})
     if c.a is not None:
         a, b = dict(c.a), dict(c.b)
@@ -397,11 +412,11 @@ def _contrast(path: Path, root: Any, i: int, c: Any, values: dict[str, list[Any]
         a, b = {ax: first}, {ax: second}
     for side_name, side in (("a", a), ("b", b)):
         for ax, v in side.items():
-            if ax == "seed":
+            if ax in compute_axes.INT_AXES:
                 try:
                     side[ax] = int(v)
                 except (TypeError, ValueError):
-                    raise _fail(path, root, [*loc, side_name, ax], f"a seed is an integer (got {v!r})") from None
+                    raise _fail(path, root, [*loc, side_name, ax], f"{ax} is an integer (got {v!r})") from None
             if side[ax] not in values.get(ax, ()):
                 known = ", ".join(map(str, values.get(ax, ())))
                 raise _fail(path, root, [*loc, side_name, ax] if c.a is not None else [*loc, ax],

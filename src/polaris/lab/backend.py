@@ -28,6 +28,7 @@ from polaris.models.base import (
     GenResult,
     LoglikRequest,
     LoglikResult,
+    NotSupported,
     RequestFailed,
 )
 from polaris.prompts.render import Prompt
@@ -93,10 +94,13 @@ class LabBackend:
             self._blas = True
 
     async def generate(self, req: GenRequest) -> GenResult:
-        from polaris.lab.decode import Row, row_seed
+        from polaris.lab.decode import Row, row_seed, scratchpad_tokens
 
         text = prompt_text(req.prompt)
         d = req.decoding
+        if d.reasoning_effort is not None:
+            raise NotSupported(f"{self.name}: lab models take no --reasoning-effort (use --thinking-budget: the"
+                               " scratchpad is their thinking)")
         sampled = d.temperature > 0
         rows = [
             Row(
@@ -106,12 +110,16 @@ class LabBackend:
                 d.top_p,
                 row_seed(d.seed, req.first_index + i, text) if sampled else None,
                 tuple(req.prompt.stop),
+                d.thinking_budget,
+                # The answer sentence the task's template asks for (lab/tasks.py: reversed tasks say so).
+                "Answer reversed:" if "digits reversed" in text else "Answer:",
             )
             for i in range(req.n)
         ]
         start = time.perf_counter()
         outs = await self._submit("gen", rows)
-        choices = [Choice(o.text, o.finish_reason, tokens=o.tokens) for o in outs]
+        choices = [Choice(o.text, o.finish_reason, tokens=o.tokens, reasoning_tokens=scratchpad_tokens(o.text),
+                          forced=o.forced) for o in outs]
         usage = {"prompt_tokens": len(text), "completion_tokens": sum(o.tokens for o in outs)}
         return GenResult(choices, usage=usage, latency=time.perf_counter() - start)
 

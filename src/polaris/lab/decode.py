@@ -8,6 +8,11 @@ same alone or in a batch (up to float rounding). Rows leave the batch as they fi
 
 Sampling draws from numpy's PCG64 seeded per row, in float64 from the float32 logits, so a sampled
 answer does not depend on the engine either (up to float rounding at a draw's boundary).
+
+A thinking budget (budget forcing, docs/compute.md) treats the scratchpad as the thinking: a row that
+has written `think_budget` characters without starting its answer sentence ("Answer...") gets the
+start of that sentence written for it (`Row.answer_prefix`, "Answer:" on a new line, one forced token
+per step) and goes on to write the answer itself.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class Row:
     top_p: float | None = None
     seed: int | None = None  # sampling seed for this row (ignored when greedy)
     stop: tuple[str, ...] = ()
+    think_budget: int | None = None  # scratchpad characters before the answer is forced (None: no limit)
+    answer_prefix: str = "Answer:"  # what forcing writes to start the answer sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,28 @@ class Decoded:
     text: str
     finish_reason: str  # "stop" (end of text or a stop sequence) or "length"
     tokens: int
+    forced: bool = False  # the thinking budget ran out and the answer sentence was started for the model
+
+
+ANSWER_MARK = "Answer"  # every lab answer sentence starts with it ("Answer: 579", "Answer reversed: 975")
+
+
+def scratchpad_tokens(text: str) -> int:
+    """Tokens (characters: the tokenizer is char-level) a response spent before its answer sentence:
+    its thinking. A response that never starts the sentence thought throughout."""
+    at = text.find(ANSWER_MARK)
+    return len(text) if at < 0 else at
+
+
+def _answering(text: str) -> bool:
+    """Has the model begun its answer sentence (its last line is "Answer..." or on the way to it)?"""
+    line = text.rsplit("\n", 1)[-1]
+    return ANSWER_MARK in text or (bool(line) and ANSWER_MARK.startswith(line[: len(ANSWER_MARK)]))
+
+
+def _forced_start(text: str, prefix: str) -> str:
+    """The answer sentence's start, on a line of its own (a blank line would be the stop sequence)."""
+    return prefix if not text or text.endswith("\n") else "\n" + prefix
 
 
 def row_seed(seed: int | None, index: int, prompt: str) -> int:
@@ -100,6 +129,7 @@ def generate(engine: Any, tok: CharTokenizer, rows: Sequence[Row]) -> list[Decod
     ids: list[list[int]] = [[] for _ in rows]
     texts = [""] * len(rows)
     done: list[Decoded | None] = [Decoded("", "length", 0) if b <= 0 else None for b in budget]
+    forcing: list[list[int] | None] = [None] * len(rows)  # forced tokens still to write (budget forcing)
     live = list(range(len(rows)))
     while True:
         keep = [j for j, i in enumerate(live) if done[i] is None]
@@ -111,15 +141,24 @@ def generate(engine: Any, tok: CharTokenizer, rows: Sequence[Row]) -> list[Decod
             valid, last, logits = valid[sel], last[sel], logits[sel]
             live = [live[j] for j in keep]
         picks = _pick(logits, [rows[i] for i in live], [rngs[i] for i in live])
+        for j, i in enumerate(live):
+            b = rows[i].think_budget
+            if b is not None and forcing[i] is None and len(ids[i]) >= b and not _answering(texts[i]):
+                forcing[i] = tok.encode(_forced_start(texts[i], rows[i].answer_prefix))
+            if forcing[i]:
+                picks[j] = forcing[i].pop(0)
         for i, t in zip(live, picks):
             done[i] = _advance(tok, rows[i], t, ids[i], texts, i, budget)
+            if done[i] is not None and forcing[i] is not None:
+                done[i] = Decoded(done[i].text, done[i].finish_reason, done[i].tokens, True)
         if all(done[i] is not None for i in live):
             break
         step = np.array([[ids[i][-1] if ids[i] else EOS] for i in live], dtype=np.int64)
         last = last + 1
         valid = np.concatenate([valid, np.ones((len(live), 1), dtype=bool)], 1)
         logits = engine.forward(step, last[:, None], valid[:, None, None, :], caches)[:, -1]
-    return [d if d is not None else Decoded(t, "length", len(x)) for d, t, x in zip(done, texts, ids)]
+    return [d if d is not None else Decoded(t, "length", len(x), forcing[i] is not None)
+            for i, (d, t, x) in enumerate(zip(done, texts, ids))]
 
 
 def _advance(

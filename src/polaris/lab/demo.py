@@ -93,6 +93,14 @@ async def evaluate(cells: Sequence[Any], store: Any, *, bar: Bar | None = None) 
     return [(run.summary, run.stats) for run in runs]  # not the item rows: the analysis reads the store
 
 
+def check_failed(runs: Sequence[tuple[dict[str, Any], Any]], command: str) -> None:
+    """Stop with one line if items failed (they are stored as errors and asked again next time)."""
+    failed = sum(summary["errors"] for summary, _ in runs)
+    if failed:
+        raise PolarisError(f"{failed} item(s) failed; they are stored as errors and asked again by the next "
+                           f"`{command}`")
+
+
 def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True) -> DemoRun:
     from polaris.analysis.study import scaling_study
     from polaris.cli.display import progress
@@ -119,12 +127,11 @@ def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True
         with progress(show_progress) as bar:
             runs = asyncio.run(evaluate(cells, db, bar=bar))
         evaluated = time.perf_counter()
-        failed = sum(summary["errors"] for summary, _ in runs)
-        if failed:
-            raise PolarisError(f"{failed} item(s) failed; they are stored as errors and asked again by the next "
-                               "`polaris demo`")
+        check_failed(runs, "polaris demo")
         say("analysing: fits, held-out extrapolation, verdicts, metric sensitivity")
-        studies = {t: scaling_study(db, t, metrics=METRICS) for t in tasks}
+        # Only the demo's own cells (a shared store may also hold `polaris demo compute`'s budgeted ones).
+        strategy = cells[0].spec.strategy
+        studies = {t: scaling_study(db, t, metrics=METRICS, strategy=strategy) for t in tasks}
     finally:
         db.close()
     found = {t: findings(studies[t], models) for t in tasks}

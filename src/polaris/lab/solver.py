@@ -12,7 +12,10 @@ plain generation: their log-probs are not comparable, and most cannot score a gi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from polaris.lab.backend import prompt_text
+from polaris.lab.decode import scratchpad_tokens
 from polaris.lab.tasks import gold_response
 from polaris.models.base import RequestContext
 from polaris.prompts.render import Prompt
@@ -26,6 +29,10 @@ async def solve(task: Task, item: Item, prompt: Prompt, ctx: SolveContext, spec:
     out = await generate(task, item, prompt, ctx, spec)
     if ctx.identity.get("backend") != "lab":
         return out
+    # The scratchpad is a lab model's thinking; samples stored before the backend counted it get the
+    # same count from their text (the tokenizer is char-level, so it is exact).
+    out.samples = [s if s.data is not None else replace(s, data={"reasoning_tokens": scratchpad_tokens(s.text or "")})
+                   for s in out.samples]
     target = gold_response(task, item, spec.cot)
     _, row = await ctx.loglik(prompt_text(prompt), (target,), RequestContext(task, item, spec.prompt))
     data = row.data or {}

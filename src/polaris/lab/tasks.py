@@ -141,7 +141,9 @@ class LabScorer:
         else:
             numbers = _DIGITS.findall(seg)
             flexible = numbers[-1] if numbers else None
-        return Extraction(self._read(flexible), self._read(strict))
+        # The last number written is a fallback read, not an announced answer: in a response cut at the
+        # token limit it is wherever the scratchpad stopped (scoring/outcome.py: truncated, not wrong).
+        return Extraction(self._read(flexible), self._read(strict), fallback=at < 0 and flexible is not None)
 
     def _read(self, written: str | None) -> str | None:
         if written is None:

@@ -23,6 +23,9 @@ class Decoding:
     temperature: float = 0.0
     top_p: float | None = None
     seed: int | None = None
+    # Test-time compute (docs/compute.md); None: not sent, and not in the request hash.
+    reasoning_effort: str | None = None
+    thinking_budget: int | None = None  # thinking tokens before the thinking is closed (budget forcing)
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -52,6 +55,10 @@ class Choice:
     finish_reason: str | None = None
     reasoning: str | None = None  # a separate reasoning channel (e.g. `reasoning_content`)
     tokens: int | None = None  # completion tokens for this choice, when known
+    # Backends that know where thinking ended (budget forcing: hf, lab) report its exact token count and
+    # whether the budget cut it short; stored with the sample (runner/tokens.py reads them).
+    reasoning_tokens: int | None = None
+    forced: bool = False
 
 
 @dataclass(slots=True)

@@ -163,12 +163,14 @@ class HFBackend:
         if self.model is None:
             await self.start()
         d = req.decoding
-        key = GenKey(d.max_tokens, d.temperature, d.top_p if d.temperature > 0 else None, tuple(req.prompt.stop))
+        key = GenKey(d.max_tokens, d.temperature, d.top_p if d.temperature > 0 else None, tuple(req.prompt.stop),
+                     d.thinking_budget, d.reasoning_effort)
         seed = d.seed if d.seed is not None else self.seed
         works = [(req.prompt, row_seed(seed, req.first_index + i) if d.temperature > 0 else None) for i in range(req.n)]
         t0 = time.perf_counter()
         outs = await self._submit(self._gen, key, works)
-        choices = [Choice(o.text, o.finish, tokens=o.tokens) for o in outs]
+        choices = [Choice(o.text, o.finish, tokens=o.tokens, reasoning_tokens=o.reasoning_tokens, forced=o.forced)
+                   for o in outs]
         usage = {"prompt_tokens": sum(o.prompt_tokens for o in outs), "completion_tokens": sum(o.tokens for o in outs)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return GenResult(choices, usage, time.perf_counter() - t0)
@@ -180,7 +182,7 @@ class HFBackend:
         rows = []
         for prompt, seed in works:
             if id(prompt) not in ids:
-                ids[id(prompt)] = tuple(prompt_ids(self.tokenizer, prompt, self.name))
+                ids[id(prompt)] = tuple(prompt_ids(self.tokenizer, prompt, self.name, key.effort))
             rows.append(GenRow(ids[id(prompt)], seed))
         stopper = self._stopper(key.stop) if key.stop else None
         return self._oom_split(rows, lambda part: generate_batch(

@@ -32,6 +32,8 @@ class GenKey:
     temperature: float
     top_p: float | None
     stop: tuple[str, ...]
+    thinking_budget: int | None = None  # budget forcing (ThinkingBudget); None: think freely
+    effort: str | None = None  # --reasoning-effort, for the chat template
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class GenOut:
     finish: str
     tokens: int
     prompt_tokens: int
+    reasoning_tokens: int | None = None  # with a thinking budget: tokens up to the end of the thought
+    forced: bool = False  # the budget ran out and the closing tag was written for the model
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,81 @@ class RowSampler(LogitsProcessor):
         return out.scatter(-1, pick, 0.0)
 
 
+class ThinkingBudget(LogitsProcessor):
+    """Budget forcing (Muennighoff et al.'s s1): a row that has thought for `budget` tokens gets its
+    closing tag written for it, one forced token per step, and then answers freely.
+
+    A row is thinking from the start when its prompt ends with an opening tag (templates that open
+    the thought for the model), else from the step its own text completes one; the tokens after the
+    opening tag count. The closing text is the matching tag on its own line (models/thinking.py). Rows
+    that never open a thought are left alone. Tags are found in the decoded text, so a tag split
+    into several tokens counts once it is complete."""
+
+    def __init__(self, tokenizer, budget: int, prompts: Sequence[Sequence[int]], pairs: Sequence[tuple[str, str]],
+                 stop_ids: frozenset[int]) -> None:
+        from polaris.models.thinking import open_tag_at_end
+
+        self.tok, self.budget, self.pairs, self.stop_ids = tokenizer, budget, tuple(pairs), stop_ids
+        n = len(prompts)
+        self.tail = [""] * n  # the last characters generated: enough to see a tag complete
+        self.close: list[str | None] = [None] * n  # closing tag of the open thought (None: not thinking)
+        self.count = [0] * n  # tokens thought so far
+        self.pending: list[list[int]] = [[] for _ in range(n)]  # forced tokens still to write
+        self.forced = [False] * n
+        self.ended_at: list[int | None] = [None] * n  # tokens generated up to and including the closing tag
+        self.finished = [False] * n
+        self.steps = -1  # generated tokens seen (the first call sees the prompt only)
+        for i, ids in enumerate(prompts):
+            pair = open_tag_at_end(tokenizer.decode(list(ids[-16:]), skip_special_tokens=False), self.pairs)
+            self.close[i] = pair[1] if pair else None
+
+    def _advance(self, i: int, token: int) -> None:
+        if self.finished[i] or token in self.stop_ids:
+            self.finished[i] = True
+            return
+        tail = (self.tail[i] + self.tok.decode([token], skip_special_tokens=False))[-64:]
+        close = self.close[i]
+        if self.ended_at[i] is not None:
+            pass
+        elif close is None:
+            for open_tag, close_tag in self.pairs:
+                at = tail.find(open_tag)
+                if at >= 0:
+                    self.close[i], tail = close_tag, tail[at + len(open_tag):]
+                    break
+        elif close in tail:
+            self.ended_at[i] = self.steps
+        else:
+            self.count[i] += 1
+        self.tail[i] = tail
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        from polaris.models.thinking import forced_close
+
+        self.steps += 1
+        if self.steps:
+            for i, token in enumerate(input_ids[:, -1].tolist()):
+                self._advance(i, token)
+        out = None
+        for i in range(len(self.tail)):
+            close = self.close[i]
+            if (close is not None and self.ended_at[i] is None and not self.forced[i] and not self.finished[i]
+                    and self.count[i] >= self.budget):
+                self.pending[i] = list(self.tok.encode(forced_close(close), add_special_tokens=False))
+                self.forced[i] = True
+            if self.pending[i] and not self.finished[i]:
+                out = scores.clone() if out is None else out
+                out[i] = float("-inf")
+                out[i, self.pending[i].pop(0)] = 0.0
+        return scores if out is None else out
+
+    def reasoning_tokens(self, i: int, generated: int) -> int:
+        """Tokens of row i's thinking (through its closing tag), given its generated token count."""
+        if self.ended_at[i] is not None:
+            return min(self.ended_at[i], generated)
+        return generated if self.close[i] is not None else 0
+
+
 def first_stop(text: str, stops: Sequence[str]) -> int | None:
     """Where the earliest stop sequence starts in `text`, if any."""
     hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
@@ -108,15 +187,22 @@ def generate_batch(model, tokenizer, key: GenKey, rows: Sequence[GenRow], *, pad
     ids, mask = left_pad([r.ids for r in rows], pad_id, model.device)
     config = GenerationConfig(max_new_tokens=key.max_tokens, do_sample=False, num_beams=1, pad_token_id=pad_id,
                               eos_token_id=sorted(eos_ids) or None)
-    processors = None
+    processors = LogitsProcessorList()
     if key.temperature > 0:
         seeds = [r.seed if r.seed is not None else 0 for r in rows]
-        processors = LogitsProcessorList([RowSampler(seeds, key.temperature, key.top_p)])
+        processors.append(RowSampler(seeds, key.temperature, key.top_p))
+    budget = None
+    if key.thinking_budget is not None:  # last: it overrides whatever was picked while it forces
+        from polaris.scoring.text import THINK_TAGS
+
+        budget = ThinkingBudget(tokenizer, key.thinking_budget, [r.ids for r in rows], THINK_TAGS,
+                                eos_ids | {pad_id})
+        processors.append(budget)
     criteria = StoppingCriteriaList([stopper]) if stopper is not None else None
-    out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config, logits_processor=processors,
-                         stopping_criteria=criteria)
+    out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
+                         logits_processor=processors or None, stopping_criteria=criteria)
     results = []
-    for row, toks in zip(rows, out[:, ids.shape[1]:].tolist()):
+    for b, (row, toks) in enumerate(zip(rows, out[:, ids.shape[1]:].tolist())):
         n = next((i for i, t in enumerate(toks) if t in eos_ids), len(toks))
         text = tokenizer.decode(toks[:n], skip_special_tokens=True)
         # A row that a stop string ended is filled with padding up to the longest row.
@@ -127,7 +213,10 @@ def generate_batch(model, tokenizer, key: GenKey, rows: Sequence[GenRow], *, pad
             text, finish = text[:cut], "stop"
         else:
             finish = "length" if n >= key.max_tokens else "stop"
-        results.append(GenOut(text, finish, n, len(row.ids)))
+        if budget is not None:
+            results.append(GenOut(text, finish, n, len(row.ids), budget.reasoning_tokens(b, n), budget.forced[b]))
+        else:
+            results.append(GenOut(text, finish, n, len(row.ids)))
     return results
 
 

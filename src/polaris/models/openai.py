@@ -29,6 +29,7 @@ from polaris.models.base import (
     RequestFailed,
 )
 from polaris.models.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
+from polaris.models.thinking import DEFAULT_BUDGET_PARAM, check_budget_param, is_openai_api, openai_fields
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -70,6 +71,7 @@ class OpenAIBackend:
         timeout: float = 600.0,
         retry: RetryPolicy | None = None,
         seed: int = 0,
+        budget_param: str | None = None,
     ) -> None:
         if api not in ("chat", "completions"):
             raise BackendUnavailable(f"unknown --api '{api}' (choose chat or completions)")
@@ -86,9 +88,14 @@ class OpenAIBackend:
         self.retry = retry or RetryPolicy()
         self._rng = random.Random(seed)  # jitter only; never affects results
         self._session: aiohttp.ClientSession | None = None
+        # How a thinking budget is sent (models/thinking.py); part of the identity only when not the default.
+        self.budget_param = check_budget_param(budget_param or DEFAULT_BUDGET_PARAM)
 
     def identity(self) -> dict[str, Any]:
-        return {"provider": "openai", "model": self.model, "endpoint": self.url, "api": self.api}
+        ident = {"provider": "openai", "model": self.model, "endpoint": self.url, "api": self.api}
+        if self.budget_param != DEFAULT_BUDGET_PARAM:
+            ident["budget_param"] = self.budget_param
+        return ident
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -162,11 +169,20 @@ class OpenAIBackend:
         if req.prompt.stop:
             body["stop"] = list(req.prompt.stop)[:4]  # the OpenAI API accepts at most 4
         body.update(req.prompt.payload())  # its messages, or its prompt text
+        self._budget(body, req)
         if not req.prompt.is_chat:
             return "/completions", body
         if self.api != "chat":
             raise NotSupported("a chat prompt cannot be sent with --api completions")
         return "/chat/completions", body
+
+    def _budget(self, body: dict[str, Any], req: GenRequest) -> None:
+        """The reasoning effort and thinking budget of the request, as this server takes them."""
+        add, drop = openai_fields(req.decoding, param=self.budget_param, official=is_openai_api(self.base_url),
+                                  chat=req.prompt.is_chat)
+        for key in drop:
+            body.pop(key, None)
+        body.update(add)
 
     async def _post(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], float, int]:
         """POST with retries; returns (json, latency of the successful attempt, attempts)."""

@@ -34,6 +34,7 @@ class BackendOptions:
     batch_size: int | None = None
     tensor_parallel: int = 1
     extra: tuple[tuple[str, Any], ...] = ()
+    budget_param: str | None = None  # openai: how a thinking budget is sent (models/thinking.py)
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -59,6 +60,7 @@ def make_backend(name: str, opts: BackendOptions | None = None) -> Backend:
             timeout=opts.timeout,
             retry=RetryPolicy(max_attempts=opts.max_attempts, base=opts.backoff),
             seed=opts.seed,
+            budget_param=opts.budget_param,
         )
     if provider == "baseline":
         from polaris.models.baseline import BaselineBackend

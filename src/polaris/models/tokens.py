@@ -17,14 +17,19 @@ from polaris.models.modelfiles import one_line
 from polaris.prompts.render import Prompt
 
 
-def prompt_ids(tokenizer: Any, prompt: Prompt, name: str) -> list[int]:
+def prompt_ids(tokenizer: Any, prompt: Prompt, name: str, effort: str | None = None) -> list[int]:
+    """A prompt's token ids; `effort` (--reasoning-effort) reaches the chat template as the variable
+    `reasoning_effort`, which reasoning models' templates read (gpt-oss)."""
     if not prompt.is_chat:
+        if effort is not None:
+            raise NotSupported(f"{name}: --reasoning-effort goes to the chat template; use --api chat")
         return list(tokenizer(prompt.text).input_ids)
     if not getattr(tokenizer, "chat_template", None):
         raise NotSupported(f"{name}: the tokenizer has no chat template; use --api completions")
     messages = prompt.payload()["messages"]
+    extra = {"reasoning_effort": effort} if effort is not None else {}
     try:
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **extra)
     except Exception as exc:  # jinja2 errors, e.g. "system role not supported"
         raise NotSupported(f"{name}: the chat template rejected the prompt: {one_line(exc)}") from None
     return list(tokenizer(text, add_special_tokens=False).input_ids)

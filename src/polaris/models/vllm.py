@@ -53,6 +53,8 @@ def sampling_kwargs(req: GenRequest, seed: int) -> dict[str, Any]:
             kw["top_p"] = d.top_p
     if req.prompt.stop:
         kw["stop"] = list(req.prompt.stop)
+    if d.thinking_budget is not None:  # vLLM's own budget forcing (needs reasoning_config: docs/compute.md)
+        kw["thinking_token_budget"] = d.thinking_budget
     return kw
 
 
@@ -127,8 +129,13 @@ class VLLMBackend:
         prompts, params, starts = [], [], []
         for kind, a, b in works:
             if kind == "gen":
-                prompts.append({"prompt_token_ids": prompt_ids(self.tokenizer, a, self.name)})
-                params.append(SamplingParams(**b))
+                prompt, effort = a
+                prompts.append({"prompt_token_ids": prompt_ids(self.tokenizer, prompt, self.name, effort)})
+                try:
+                    params.append(SamplingParams(**b))
+                except TypeError as exc:  # a vLLM older than its thinking_token_budget
+                    raise NotSupported(f"{self.name}: this vLLM cannot cap thinking ({one_line(exc)}); upgrade vLLM"
+                                       " or drop --thinking-budget") from None
                 starts.append(None)
             else:
                 ctx, (cont,) = pair_ids(self.tokenizer, a, [b], self.tokenizer.eos_token_id)
@@ -149,7 +156,8 @@ class VLLMBackend:
     async def generate(self, req: GenRequest) -> GenResult:
         await self.start()
         t0 = time.perf_counter()
-        ((out, ids, _),) = await self._submit([("gen", req.prompt, sampling_kwargs(req, self.seed))])
+        work = ("gen", (req.prompt, req.decoding.reasoning_effort), sampling_kwargs(req, self.seed))
+        ((out, ids, _),) = await self._submit([work])
         choices = [Choice(o.text, o.finish_reason, tokens=len(o.token_ids)) for o in out.outputs]
         completion = sum(c.tokens or 0 for c in choices)
         usage = {"prompt_tokens": len(ids), "completion_tokens": completion, "total_tokens": len(ids) + completion}

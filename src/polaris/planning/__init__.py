@@ -5,8 +5,8 @@ The public API the Blocksworld tasks and `polaris planning` use:
     problems = generate(blocks=[3, 4, 5], count=100, seed=0)   # Instances with optimal plans
     problem = load_pddl("instance-1.pddl")                       # PlanBench files load as they are
     prompt = render_prompt(problem, "mystery", "one-shot", example=other)
-    parsed = parse_plan(model_text, "mystery", problem)
-    verdict = validate(problem, parsed)                          # valid? why not?
+    reading = read_plan(model_text, "mystery", problem)         # strict and flexible readings
+    verdict = validate(problem, reading.flexible)                # valid? why not?
     text = feedback(verdict, "first", "mystery")                 # LLM-Modulo back-prompt
     plan = solve(problem)                                        # an optimal plan
 
@@ -20,6 +20,7 @@ from polaris.planning.generate import Instance, generate, random_problem, random
 from polaris.planning.model import Action, Fact, ParseIssue, Problem, State
 from polaris.planning.parse import ParsedPlan, parse_plan
 from polaris.planning.pddl import domain_pddl, load_domain, load_pddl, load_problem, to_pddl
+from polaris.planning.read import LineReading, PlanReading, read_plan
 from polaris.planning.render import PROMPT_FORMATS, SYSTEM_PROMPT, PlanningPrompt, plan_text, render_prompt
 from polaris.planning.solver import optimal_length, solve
 from polaris.planning.validate import Failure, Verdict, validate
@@ -33,8 +34,10 @@ __all__ = [
     "Fact",
     "Failure",
     "Instance",
+    "LineReading",
     "ParseIssue",
     "ParsedPlan",
+    "PlanReading",
     "PlanningPrompt",
     "Problem",
     "Rendering",
@@ -54,6 +57,7 @@ __all__ = [
     "plan_text",
     "random_problem",
     "random_state",
+    "read_plan",
     "render_prompt",
     "solve",
     "to_pddl",

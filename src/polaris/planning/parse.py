@@ -1,4 +1,5 @@
-"""Model text -> actions, by a fixed grammar per rendering, with nothing silently dropped.
+"""Model text -> actions, by a fixed grammar per rendering, with nothing silently dropped: the strict
+reading (the plan in the format the prompt asked for). The flexible reading is `read.py`.
 
 Which text is the plan: everything after the last `[PLAN]` line if there is one, else the whole text,
 up to `[PLAN END]` (or `[PLAN_END]`, or a new `[STATEMENT]`), where reading stops. Blank lines, code fences and `;` comments

@@ -25,6 +25,7 @@ from typing import Any
 from polaris import __version__
 from polaris.errors import PolarisError
 from polaris.report import figures as figs
+from polaris.report import compute as report_compute
 from polaris.report import scaling, sections
 from polaris.report.collect import Cell, collect
 from polaris.report.markup import Markup, el
@@ -35,7 +36,8 @@ FIGURES = "figures"
 # No script at all, nothing fetched from elsewhere: figures and links are files beside the page.
 CSP = "default-src 'none'; img-src 'self' data: file:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 TITLES = {"summary": "Findings", "leaderboard": "Leaderboard", "tasks": "Per task", "contrasts": "Contrasts",
-          "voting": "Self-consistency", "planning": "Planning", "scaling": "Scaling", "manifests": "Manifests"}
+          "voting": "Self-consistency", "planning": "Planning", "scaling": "Scaling", "compute": "Compute",
+          "manifests": "Manifests"}
 
 
 @dataclass
@@ -77,19 +79,23 @@ def _stale(figdir: Path, keep: set[str]) -> None:
         return
     for f in figdir.iterdir():
         if f.suffix in (".png", ".svg") and f.name.split("-")[0].split(".")[0] in {"forest", "votes", "planning",
-                                                                                  "scaling"} \
+                                                                                  "scaling", "compute"} \
                 and f"{FIGURES}/{f.name}" not in keep:
             f.unlink()
 
 
 def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[str | Path] = (),
                  pairs: Sequence[tuple[str, str, str]] = (), title: str | None = None,
-                 summary: Sequence[str] = (), studies: Mapping[tuple[str, str], Any] | None = None) -> Report:
+                 summary: Sequence[str] = (), studies: Mapping[tuple[str, str], Any] | None = None,
+                 prices: Any = None, compute: Any = None, compute_text: Sequence[str] = (),
+                 omit: Sequence[str] = ()) -> Report:
     """Write the report of `store` into `out` (created if needed). `experiments`: experiment files whose
     contrasts replace the store's natural pairs; `pairs`: extra (name, cell A, cell B) contrasts, cells named
     as `polaris compare` names them; `summary`: paragraphs shown first, as "Findings" (what `polaris demo`
     found); `studies`: scaling studies already computed, by (task, family), for the scaling section to
-    use instead of computing them again."""
+    use instead of computing them again; `prices`: a price table (analysis/prices.py) for the compute
+    section's cost column; `compute`: a compute study already computed (the demo's, pooled by size) and
+    `compute_text` paragraphs explaining it; `omit`: sections to leave out (keys of TITLES)."""
     store = Path(store)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -118,7 +124,8 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
             written.extend(paths.values())
             return paths
 
-        forest = keep(figs.save(figs.forest(rows), figdir, "forest")) if any(r.get("n") for r in rows) else None
+        forest = keep(figs.save(figs.forest(rows), figdir, "forest")) \
+            if any(r.get("n") for r in rows) and "contrasts" not in omit else None
         vote_figs = {}
         sampled = [c for c in cells if c.summary.get("maj_at")]
         for i, task in enumerate(sorted({c.task for c in sampled})):
@@ -132,10 +139,11 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
         modulo = [c for c in cells if c.planning and c.planning.get("modulo")]
         if modulo:
             plan_figs["rounds"] = keep(figs.save(figs.planning_rounds(modulo), figdir, "planning-rounds"))
-        scaled = scaling.studies(db, cells, figdir, studies)
+        scaled = scaling.studies(db, cells, figdir, studies) if "scaling" not in omit else []
         for s in scaled:
             if s["figure"]:
                 keep(s["figure"])
+        compute_study, compute_figs = _compute(db, cells, figdir, prices, compute, keep)
         _stale(figdir, set(written))
         parts = {
             "summary": sections.section("summary", TITLES["summary"], *(el("p", s) for s in summary)) if summary
@@ -146,15 +154,17 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
             "voting": sections.voting(cells, vote_figs),
             "planning": sections.planning(cells, plan_figs),
             "scaling": scaling.section(scaled),
+            "compute": report_compute.section(compute_study, compute_figs, compute_text),
             "manifests": sections.manifests(cells),
         }
-        present = [k for k, v in parts.items() if v is not None]
+        present = [k for k, v in parts.items() if v is not None and k not in omit]
         page = _page(title or f"Polaris report: {store.name}", store, cells, [parts[k] for k in present], present)
         index = out / "index.html"
         index.write_text(page, encoding="utf-8")
         data = {"polaris_version": __version__, "store": str(store), "generated": time.time(), "sections": present,
                 "cells": [c.as_dict() for c in cells], "contrasts": rows,
-                "scaling": [{k: v for k, v in s.items()} for s in scaled], "figures": written}
+                "scaling": [{k: v for k, v in s.items()} for s in scaled], "figures": written,
+                "compute": compute_study.to_dict() if compute_study is not None else None}
         (out / "report.json").write_text(json.dumps(_clean(data), indent=1, ensure_ascii=False), encoding="utf-8")
         manifests = {c.id: {"label": c.run.label, "spec": c.run.spec, "manifest": c.run.manifest,
                             "created": c.run.created, "updated": c.run.updated} for c in cells}
@@ -163,6 +173,22 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
     finally:
         db.close()
     return Report(index, present, written, len(cells), len(rows))
+
+
+def _compute(db: Store, cells: Sequence[Cell], figdir: Path, prices: Any, study: Any,
+             keep: Any) -> tuple[Any, dict[str, dict[str, str]]]:
+    """The compute study (given, or of the store's cells when they vary a compute factor) and its
+    figures, one per task."""
+    if study is None:
+        from polaris.analysis.compute_store import has_compute_factors, store_study
+
+        if not has_compute_factors(cells):
+            return None, {}
+        study = store_study(db, cells, prices=prices)
+    paths = {}
+    for i, task in enumerate(sorted({t for t, _ in study.curves})):
+        paths[task] = keep(figs.save(report_compute.compute_figure(study, [task]), figdir, f"compute-{i}"))
+    return study, paths
 
 
 def _page(title: str, store: Path, cells: Sequence[Cell], body: Sequence[Markup], present: Sequence[str]) -> str:

@@ -20,7 +20,16 @@ from polaris.store.store import digest
 from polaris.tasks.base import FORMATS
 
 
-_LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None, "judge": None, "source": None}
+_LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None, "judge": None, "reasoning_effort": None,
+                                  "thinking_budget": None, "source": None}
+# OpenAI-style `reasoning_effort` values (docs/compute.md: how each backend takes them).
+EFFORTS = ("minimal", "low", "medium", "high")
+
+
+def default_max_tokens(prompt: str) -> int:
+    """The response token limit a cell gets when it names none: 1024 for CoT formats (and the
+    task-specific planning formats, whose plans and explanations outgrow 256), 256 for direct ones."""
+    return 1024 if prompt not in FORMATS or Format.parse(prompt).cot else 256
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,10 @@ class CellSpec:
     # A judge model whose reading of each response scored this cell instead of the task's extraction
     # rules (`polaris audit --judge M --score-with judge`, audit/judge_model.py); None: the rules.
     judge: str | None = None
+    # Test-time compute (docs/compute.md): OpenAI-style effort, and a cap on thinking tokens after which
+    # the thinking is closed and the model made to answer (budget forcing). Both change the request.
+    reasoning_effort: str | None = None
+    thinking_budget: int | None = None
     # Imported runs (`polaris import`): the digest of the source files' contents, so importing a
     # changed file makes a new run and importing the same file again finds the one it made.
     source: str | None = None
@@ -68,6 +81,12 @@ class CellSpec:
         if any(len(pair) != 2 or not all(isinstance(t, str) and t for t in pair) for pair in tags):
             raise PolarisError(f"--think-tags takes OPEN,CLOSE pairs of non-empty tags (got {self.think_tags!r})")
         object.__setattr__(self, "think_tags", tags)
+        if self.reasoning_effort is not None and self.reasoning_effort not in EFFORTS:
+            raise PolarisError(f"unknown --reasoning-effort '{self.reasoning_effort}' (choose from {', '.join(EFFORTS)})")
+        if self.thinking_budget is not None and self.thinking_budget < 0:
+            raise PolarisError(f"--thinking-budget must be 0 or more tokens (got {self.thinking_budget})")
+        if self.scoring == "loglik" and (self.reasoning_effort or self.thinking_budget is not None):
+            raise PolarisError("--reasoning-effort and --thinking-budget need generation (not --scoring loglik)")
         if self.template is not None:
             from polaris.prompts.icl import check_spec
 
@@ -84,9 +103,8 @@ class CellSpec:
 
     def resolved(self) -> CellSpec:
         """Defaults filled in, so the run id names what was actually done."""
-        # Task-specific formats (planning: one-shot, zero-shot, zero-shot-cot) are checked by the task
-        # and get the CoT budget: plans and their explanations outgrow the direct formats' 256 tokens.
-        tokens = self.max_tokens or (1024 if self.prompt not in FORMATS or self.cot else 256)
+        # Task-specific formats (planning: one-shot, zero-shot, zero-shot-cot) are checked by the task.
+        tokens = self.max_tokens or default_max_tokens(self.prompt)
         if self.scoring == "loglik":  # scored contexts are completion text whatever the API (runner/loglik.py)
             return replace(self, max_tokens=tokens, api="completions", fewshot_as="multi")
         return replace(self, max_tokens=tokens)
@@ -148,6 +166,17 @@ class CellSpec:
             s += "+tags:" + ",".join("".join(c for c in o if c.isalnum()) or "x" for o, _ in self.think_tags)
         if self.judge:
             s += "+judge:" + self.judge.replace("/", ":")  # a label keeps its four "/"-separated parts
+        return s + self.budget_label
+
+    @property
+    def budget_label(self) -> str:
+        """The compute factors in the strategy name: `+effort:high`, `+think:512`, `+max:4096` (a
+        max-tokens limit other than the format's default)."""
+        s = f"+effort:{self.reasoning_effort}" if self.reasoning_effort else ""
+        if self.thinking_budget is not None:
+            s += f"+think:{self.thinking_budget}"
+        if self.scoring != "loglik" and self.max_tokens is not None and self.max_tokens != default_max_tokens(self.prompt):
+            s += f"+max:{self.max_tokens}"
         return s
 
     @property

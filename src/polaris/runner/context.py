@@ -21,6 +21,17 @@ from polaris.store.store import SampleRow, Store, canonical_json
 from polaris.store.writer import StoreWriter
 
 
+def thinking_data(choice: Any) -> dict[str, Any] | None:
+    """What a backend measured about a sample's thinking (exact reasoning tokens, budget forced), kept
+    as the sample's data; None for backends that measure nothing (the text is all there is)."""
+    if choice.reasoning_tokens is None and not choice.forced:
+        return None
+    data: dict[str, Any] = {"reasoning_tokens": choice.reasoning_tokens}
+    if choice.forced:
+        data["forced"] = True
+    return data
+
+
 class CacheMiss(Exception):
     """Rescoring needs a response that was never stored."""
 
@@ -135,12 +146,13 @@ class SolveContext:
             self.budget.settle(ticket, res.usage, req.prompt, [c.text + (c.reasoning or "") for c in res.choices])
         rows = [
             {"idx": req.first_index + i, "text": c.text, "finish": c.finish_reason, "reasoning": c.reasoning,
-             "tokens": c.tokens}
+             "tokens": c.tokens, "data": thinking_data(c)}
             for i, c in enumerate(res.choices[: req.n])
         ]
         await self.record(request_hash=h, request=body, body_json=blob, first_idx=req.first_index, n=req.n,
                           samples=rows, attempts=res.attempts, latency=res.latency, usage=res.usage)
-        return {r["idx"]: SampleRow(r["idx"], r["text"], r["finish"], r["reasoning"], r["tokens"], None) for r in rows}
+        return {r["idx"]: SampleRow(r["idx"], r["text"], r["finish"], r["reasoning"], r["tokens"], r["data"])
+                for r in rows}
 
     async def loglik(self, context: str, continuations: tuple[str, ...], origin: RequestContext) -> tuple[str, SampleRow]:
         """The request hash and the stored scores of `continuations` after `context` (one call if missing)."""

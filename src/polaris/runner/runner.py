@@ -22,6 +22,7 @@ from polaris.prompts.render import Format, Prompt, render
 from polaris.runner import solvers
 from polaris.runner.budget import Budget, BudgetExhausted
 from polaris.runner.cell import CellSpec
+from polaris.runner.compute import cell_compute, cell_latency, round_records, spec_budget
 from polaris.runner.context import CacheMiss, CallStats, SolveContext
 from polaris.runner.judge import judge
 from polaris.runner.summary import summarize
@@ -198,7 +199,8 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
     spec, task, items = cell.spec, cell.task, cell.items
     asked = [i for i, out in enumerate(outputs) if out is not None]
     hashes = [o.request for o in outputs if o is not None and not isinstance(o, BaseException)]
-    rows = judge(task, spec, [items[i] for i in asked], [outputs[i] for i in asked], store.sample_calls(hashes))
+    calls = store.sample_calls(hashes)
+    rows = judge(task, spec, [items[i] for i in asked], [outputs[i] for i in asked], calls)
     for row, i in zip(rows, asked):
         row.idx = i  # dataset position, also when some items were left unasked
         if items[i].meta:  # level, subject, category: breakdowns from the store alone
@@ -216,6 +218,9 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
         seconds=round(seconds, 3), label=spec.label,
         tokens_spent=store.usage(spec.run_id),  # everything calls under this run id were billed, all runs
     )
+    # Tokens per item and sample, truncation, latency, budget check (runner/compute.py, docs/compute.md).
+    summary["compute"] = cell_compute(rows, spec_budget(spec), round_records(store, rows))
+    summary["latency"] = cell_latency(store, rows, calls)  # wall-clock seconds per item and sample (volatile)
     stopped = None
     if len(asked) < len(items):
         stopped = budget.exhausted if budget is not None and budget.exhausted else "not asked"

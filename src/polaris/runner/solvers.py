@@ -32,7 +32,8 @@ Solver = Callable[[Task, Item, Prompt, SolveContext, CellSpec], Awaitable[Output
 def decoding(spec: CellSpec) -> Decoding:
     r = spec if spec.max_tokens is not None else spec.resolved()
     seed = spec.seed if spec.temperature > 0 else None
-    return Decoding(max_tokens=r.max_tokens or 1024, temperature=spec.temperature, top_p=spec.top_p, seed=seed)
+    return Decoding(max_tokens=r.max_tokens or 1024, temperature=spec.temperature, top_p=spec.top_p, seed=seed,
+                    reasoning_effort=spec.reasoning_effort, thinking_budget=spec.thinking_budget)
 
 
 async def generate(task: Task, item: Item, prompt: Prompt, ctx: SolveContext, spec: CellSpec) -> Outputs:

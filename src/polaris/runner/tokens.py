@@ -8,7 +8,12 @@ Sources, best first, each labelled so a reader knows what was measured and what 
   same way ("api"); else, when the response has reasoning (inline `<think>` text or a separate
   reasoning channel), the completion tokens split in proportion to the characters of reasoning and
   answer ("estimate"); else 0 ("none").
-Answer tokens are completion minus reasoning.
+  A backend that forced or watched the thinking (hf and lab budget forcing) stores the exact count
+  with the sample ("backend"), which comes first.
+Answer tokens are completion minus reasoning. Prompt tokens are the call's, shared the same way (a
+call of n samples sends its prompt once), so an item's samples add up to its calls; an unreported
+prompt count is left out rather than guessed. (Latency, wall-clock and so different on every run, is
+not kept with the results: `runner.compute.cell_latency` reads it from the calls.)
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from polaris.runner.budget import estimate_tokens
 from polaris.scoring.text import THINK_TAGS, split_thinking
 from polaris.store.store import SampleRow
 
-CallInfo = tuple[int, Mapping[str, Any]]  # (n of the call that drew the sample, its usage)
+# (n of the call that drew the sample, its usage[, its latency in seconds])
+CallInfo = tuple[int, Mapping[str, Any]] | tuple[int, Mapping[str, Any], float | None]
 
 
 def sample_tokens(sample: SampleRow, call: CallInfo | None,
@@ -30,22 +36,30 @@ def sample_tokens(sample: SampleRow, call: CallInfo | None,
     split = split_thinking(text, tags)
     reasoning_chars = len(split.reasoning) + len(sample.reasoning or "")
     answer_chars = len(split.answer)
-    n, usage = call if call is not None else (1, {})
+    n, usage = (call[0], call[1]) if call is not None else (1, {})
     n = max(1, n)
+    measured = (sample.data or {}).get("reasoning_tokens")
     if sample.tokens is not None:
         completion, source = float(sample.tokens), "api"
     elif isinstance(usage.get("completion_tokens"), int):
         completion, source = usage["completion_tokens"] / n, "api"
     else:
         completion, source = float(estimate_tokens(len(text) + len(sample.reasoning or ""))), "estimate"
-    if isinstance(usage.get("reasoning_tokens"), int):
+    if isinstance(measured, int | float):
+        reasoning, rsource = float(measured), "backend"
+    elif isinstance(usage.get("reasoning_tokens"), int):
         reasoning, rsource = usage["reasoning_tokens"] / n, "api"
     elif reasoning_chars:
         reasoning, rsource = completion * reasoning_chars / (reasoning_chars + answer_chars), "estimate"
     else:
         reasoning, rsource = 0.0, "none"
-    return {"tokens": round(completion, 1), "reasoning_tokens": round(min(reasoning, completion), 1),
-            "tokens_source": source, "reasoning_source": rsource}
+    out: dict[str, Any] = {"tokens": round(completion, 1), "reasoning_tokens": round(min(reasoning, completion), 1),
+                           "tokens_source": source, "reasoning_source": rsource}
+    if isinstance(usage.get("prompt_tokens"), int):
+        out["prompt_tokens"] = round(usage["prompt_tokens"] / n, 1)
+    if (sample.data or {}).get("forced"):
+        out["forced"] = True  # the thinking budget ran out and the thinking was closed for the model
+    return out
 
 
 def totals(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

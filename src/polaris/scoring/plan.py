@@ -1,14 +1,21 @@
 """Plans as answers (Blocksworld): read the plan a model wrote, validate it, describe why it fails.
 
-The extracted answer is the plan in a canonical text form, one step per line: an action as PDDL
-with Blocksworld's names, `(unstack a b)`, whatever the rendering, or a line the grammar could not
-read as `? <kind>: <the line>` (kind: unparseable, unknown-action, unknown-object, wrong-arity). So
-the stored answer is readable, equal plans vote together, and scoring only needs the answer: it
-decodes the lines back into actions and parse issues and validates them (`polaris.planning`).
+Every response has two readings (`polaris.planning.read`):
+- flexible (the headline): the plan the model meant, read from free-form text: the plan statement
+  singled out from markers, fences and lists, explanation skipped, paraphrased actions read;
+- strict: the plan in the format the prompt asked for (the rendering's fixed grammar; any other line
+  in the plan segment is a failure): format compliance.
 
-Flexible (headline) reading: `parse_plan(strict=False)`, prose lines that do not start with an
-action are skipped (and counted); strict reading: every line of the plan segment must be an action.
-A response with no plan step at all is not extracted (failure kind `no-plan`).
+The extracted answer is the plan in a canonical text form, one step per line: an action as PDDL
+with Blocksworld's names, `(unstack a b)`, whatever the rendering, or a line that could not be read
+as `? <kind>: <the line>` (kind: ambiguous-plan, unreadable-action, unparseable, unknown-action,
+unknown-object, wrong-arity). So the stored answer is readable, equal plans vote together, and
+scoring only needs the answer: it decodes the lines back into actions and issues and validates them.
+A plan that runs to the end of the text is a fallback answer: if the response was cut at the token
+limit, it is where the cut fell and the item is `truncated` (scoring/outcome.py), not a wrong plan.
+A response with no plan is not extracted (failure kind `no-plan`); the strict reading counts as
+extracted only when a line of its segment is an action (possibly a faulty one), so a response in
+which neither reading found a plan is not a strict/flexible disagreement.
 """
 
 from __future__ import annotations
@@ -24,18 +31,18 @@ from polaris.planning import (
     Problem,
     State,
     get_rendering,
-    parse_plan,
     plan_text,
     validate,
 )
+from polaris.planning.read import PlanReading, read_plan
 from polaris.planning.model import ARITY, OPS
 from polaris.scoring.base import Extraction
 from polaris.scoring.text import split_thinking
 from polaris.tasks.base import Item
 
-VERSION = "plan-1"
-FAILURE_KINDS = ("no-plan", "unparseable", "unknown-action", "unknown-object", "wrong-arity", "inexecutable",
-                 "goal-unmet")
+VERSION = "plan-2"
+FAILURE_KINDS = ("no-plan", "ambiguous-plan", "unreadable-action", "unparseable", "unknown-action", "unknown-object",
+                 "wrong-arity", "inexecutable", "goal-unmet")
 
 
 def problem_to_meta(problem: Problem) -> dict[str, Any]:
@@ -81,13 +88,24 @@ class PlanScorer:
     def problem(self, item: Item) -> Problem:
         return problem_from_meta(item.meta["problem"])
 
+    def reading(self, text: str, item: Item) -> PlanReading:
+        """Both readings of a response (after any thinking)."""
+        return read_plan(split_thinking(text or "").answer, self.rendering, self.problem(item))
+
     def parsed(self, text: str, item: Item, strict: bool) -> ParsedPlan:
-        """The plan read from a response (after any thinking), by the rendering's grammar."""
-        return parse_plan(split_thinking(text or "").answer, self.rendering, self.problem(item), strict=strict)
+        """The strict or the flexible plan of a response."""
+        r = self.reading(text, item)
+        return r.strict if strict else r.flexible
 
     def extract(self, text: str, item: Item) -> Extraction:
-        flexible, strict = self.parsed(text, item, False), self.parsed(text, item, True)
-        return Extraction(encode(flexible.items) or None, encode(strict.items) or None)
+        r = self.reading(text, item)
+        # The strict reading found a plan when some line of its segment is an action, even a faulty one
+        # ("pick up the purple block"); lines that are not actions at all (prose) are no plan.
+        strict_found = any(not isinstance(i, ParseIssue) or i.kind != "unparseable" for i in r.strict.items)
+        # A plan that runs into the end of the text is where a response cut at the token limit stopped
+        # (`fallback`: such a response is "truncated", scoring/outcome.py), not a plan it finished.
+        return Extraction(encode(r.flexible.items) or None, encode(r.strict.items) if strict_found else None,
+                          fallback=r.open_ended)
 
     def verdict(self, answer: str, item: Item):
         return validate(self.problem(item), decode(answer))

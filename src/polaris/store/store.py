@@ -212,24 +212,25 @@ class Store:
         row = self.db.execute("SELECT body FROM requests WHERE hash=?", (request_hash,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def sample_calls(self, hashes: Iterable[str]) -> dict[tuple[str, int], tuple[int, dict[str, Any]]]:
-        """(hash, idx) -> (samples the call returned, its usage) for the call that drew each stored
-        sample of these requests: token accounting per sample however samples were batched."""
-        rows: list[tuple[str, int, int, str | None]] = []
+    def sample_calls(self, hashes: Iterable[str]) -> dict[tuple[str, int], tuple[int, dict[str, Any], float | None]]:
+        """(hash, idx) -> (samples the call returned, its usage, its latency) for the call that drew each
+        stored sample of these requests: token accounting per sample however samples were batched."""
+        rows: list[tuple[str, int, int, str | None, float | None]] = []
         todo = sorted(set(hashes))
         for start in range(0, len(todo), 500):
             chunk = todo[start : start + 500]
             rows += self.db.execute(
-                "SELECT s.hash, s.idx, c.id, c.usage FROM samples s JOIN calls c ON c.id = s.call"
+                "SELECT s.hash, s.idx, c.id, c.usage, c.latency FROM samples s JOIN calls c ON c.id = s.call"
                 f" WHERE s.hash IN ({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
         # A call's samples all share its request hash, so they are all in `rows`: count them there
         # (a server that ignores `n` returns fewer than the call asked for).
         per_call: dict[int, int] = {}
-        for _, _, call, _ in rows:
+        for _, _, call, _, _ in rows:
             per_call[call] = per_call.get(call, 0) + 1
-        return {(h, idx): (per_call[call], json.loads(usage) if usage else {}) for h, idx, call, usage in rows}
+        return {(h, idx): (per_call[call], json.loads(usage) if usage else {}, latency)
+                for h, idx, call, usage, latency in rows}
 
     def sample_counts(self, hashes: Iterable[str], below: int) -> dict[str, int]:
         """Stored samples with index < `below` per request hash (what a dry run would not ask again)."""

@@ -265,9 +265,9 @@ def _rendering(name: str, opts: Mapping[str, Any]):
     return get_rendering(VARIANTS[name].format(obf=f"{kind}:{seed or 0}"))
 
 
-def back_prompt(verdict, level: str, rendering, api: str) -> str:
+def back_prompt(verdict, level: str, rendering, api: str, no_plan: bool = False) -> str:
     """The verifier's message and PlanBench's request for a new plan, in the rendering's words."""
-    text = feedback(verdict, level, rendering)
+    text = feedback(verdict, level, rendering, no_plan=no_plan)
     if rendering.pddl:
         return text + ASK_PDDL
     return text + ASK_NL + ("\n\n[PLAN]" if api == "completions" else "")
@@ -296,7 +296,7 @@ async def modulo(task: Task, item: Item, prompt: Prompt, ctx, spec):
                 raise
             break  # an imported conversation ends where its source stopped asking (polaris import)
         text = rows[0].text or ""
-        parsed = scorer.parsed(text, item, strict=False)
+        parsed = scorer.reading(text, item).flexible  # feedback is about the plan the model meant
         verdict = validate(problem, parsed)
         valid = bool(parsed.items) and verdict.valid
         entry: dict[str, Any] = {"round": r, "request": h, "valid": valid, "length": len(parsed.items),
@@ -304,7 +304,7 @@ async def modulo(task: Task, item: Item, prompt: Prompt, ctx, spec):
         transcript.append(entry)
         if valid or r == rounds:
             break
-        entry["feedback"] = back_prompt(verdict, level, scorer.rendering, api)
+        entry["feedback"] = back_prompt(verdict, level, scorer.rendering, api, no_plan=not parsed.items)
         current = current.followup(text, entry["feedback"])
     valid_at = transcript[-1]["round"] if transcript[-1]["valid"] else None
     return Outputs(rows, h, {"modulo": {"max_rounds": rounds, "feedback": level, "valid_at": valid_at,
