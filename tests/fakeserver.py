@@ -20,6 +20,16 @@ Faults (`faults={"500": 0.1, "429": 0.05, "hang": 0.02, "malformed": 0.05, "trun
 a client that retries long enough always gets through and the final answers equal a fault-free run
 (except "400", which a client must not retry). `attempt_log` keeps (time, request key, fault) per attempt.
 `echo_key` makes every error body quote the Authorization header it got, as careless servers do.
+Malformed responses, as faults too: "bad_status" (a malformed HTTP status line), "deep" (JSON nested
+100,000 deep), "number" (content 42), "finish_object" (finish_reason an object), "null_content",
+"no_message" (a choice without message), "stall" (a streamed response that stops in the middle for
+`hang_seconds`).
+
+`stream: true` is answered with server-sent events (a role chunk, the text in three pieces, a finish
+chunk, usage when `stream_options.include_usage`, `[DONE]`) unless `stream=False` (a plain body, as
+servers that ignore it) or `refuse_stream` (400). Quirks of real servers: `ignore_n`,
+`ignore_temperature` (every sample the same), `served` (the ids /v1/models lists), `shape="parts"`
+(content as a list of text parts) and `shape="surrogate"` (a lone surrogate escape before the text).
 
 Run standalone: `python tests/fakeserver.py --port 8000 [--latency 0.2] [--fixed "The answer is 4."]`.
 """
@@ -79,6 +89,13 @@ class Policy:
     accuracy: dict[str, float] = field(default_factory=dict)
     digit_error: dict[str, float] = field(default_factory=dict)
     keep_bodies: bool = True  # tests inspect `bodies`; a standalone server must not grow without bound
+    stream: bool = True  # answer `stream: true` with server-sent events (False: a plain body, as servers that ignore it)
+    refuse_stream: bool = False  # answer `stream: true` with 400, as servers that do not take it
+    shape: str | None = None  # "parts": content as a list of text parts; "surrogate": a lone \ud800 before the text
+    served: list[str] | None = None  # the model ids /v1/models lists (default: none; it answers any name)
+    ignore_temperature: bool = False  # sample as if temperature were 0 (every sample the same)
+    pinned: bool = False  # refuse any other model name with 400, as `transformers serve MODEL` does
+    string_prompt_only: bool = False  # refuse a list of prompts with 400 (no batched prompts, hence no loglik)
 
 
 class FakeOpenAI:
@@ -90,6 +107,7 @@ class FakeOpenAI:
         self.faults_served: Counter[str] = Counter()
         self.bodies: list[dict[str, Any]] = []
         self.attempt_log: list[tuple[float, str, str | None]] = []
+        self.queries: list[str] = []  # the query string of every completion request
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -190,7 +208,8 @@ class FakeOpenAI:
             return web.Response(text="<html><body>Welcome to nginx!</body></html>", content_type="text/html")
         if denied := self._auth(request):
             return denied
-        return web.json_response({"object": "list", "data": [{"id": self.policy.model, "object": "model"}]})
+        served = self.policy.served or []  # by default it answers any model name, so it lists none
+        return web.json_response({"object": "list", "data": [{"id": m, "object": "model"} for m in served]})
 
     def _auth(self, request: web.Request) -> web.Response | None:
         if self.policy.api_key and request.headers.get("Authorization") != f"Bearer {self.policy.api_key}":
@@ -210,6 +229,14 @@ class FakeOpenAI:
             return web.json_response({"error": {"message": "bad json"}}, status=400)
         if self.policy.keep_bodies:
             self.bodies.append(body)
+            self.queries.append(request.query_string)
+        if self.policy.pinned and body.get("model") != self.policy.model:
+            return web.json_response({"detail": f"Server is pinned to '{self.policy.model}'; requested"
+                                                f" '{body.get('model')}'."}, status=400)
+        if self.policy.string_prompt_only and isinstance(body.get("prompt"), list):
+            return web.json_response({"detail": "prompt must be a string."}, status=400)
+        if body.get("stream") and self.policy.refuse_stream:
+            return self._error(request, "stream is not supported by this server", 400)
         fault = self._fault(body)
         if fault == "500":
             return self._error(request, "internal error", 500)
@@ -231,7 +258,7 @@ class FakeOpenAI:
         else:
             text = body.get("prompt", "")
         n = 1 if self.policy.ignore_n else int(body.get("n", 1))
-        temp = float(body.get("temperature", 1.0))
+        temp = 0.0 if self.policy.ignore_temperature else float(body.get("temperature", 1.0))
         seed = body.get("seed")
         if not chat and body.get("echo") and body.get("logprobs") is not None and not self.policy.no_echo:
             prompts = text if isinstance(text, list) else [text]
@@ -244,19 +271,24 @@ class FakeOpenAI:
                                                 "total_tokens": ptoks + len(prompts)}})
         if isinstance(text, list):
             text = text[0] if text else ""
-        choices = []
+        outs = []
         for i in range(n):
             out = self.policy.respond(body) if self.policy.respond else None
-            out = self.reply(text, seed, i, temp, str(body.get("model", ""))) if out is None else out
-            finish = self.policy.finish(out) if self.policy.finish else "stop"
-            if chat:
-                choices.append({"index": i, "message": {"role": "assistant", "content": out}, "finish_reason": finish})
-            else:
-                choices.append({"index": i, "text": " " + out if not out.startswith(" ") else out, "finish_reason": finish})
+            outs.append(self.reply(text, seed, i, temp, str(body.get("model", ""))) if out is None else out)
+        usage = {"prompt_tokens": len(text) // 4, "completion_tokens": 8 * n, "total_tokens": len(text) // 4 + 8 * n}
+        if fault == "bad_status":  # a malformed HTTP status line
+            assert request.transport is not None
+            request.transport.write(b"HTTP/1.1 2OO OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+            request.transport.close()
+            return web.Response(status=500)
+        if fault == "deep":  # JSON nested deeper than any decoder recurses
+            return web.Response(body=b"[" * 100_000 + b"]" * 100_000, content_type="application/json")
+        if body.get("stream") and self.policy.stream:
+            return await self._stream(request, chat, outs, usage, fault, body)
+        choices = [self._shaped(chat, i, out, fault) for i, out in enumerate(outs)]
         payload = {
             "id": "cmpl-fake", "object": "chat.completion" if chat else "text_completion", "created": int(time.time()),
-            "model": self.policy.model, "choices": choices,
-            "usage": {"prompt_tokens": len(text) // 4, "completion_tokens": 8 * n, "total_tokens": len(text) // 4 + 8 * n},
+            "model": self.policy.model, "choices": choices, "usage": usage,
         }
         raw = json.dumps(payload).encode()
         if fault == "malformed":
@@ -270,6 +302,96 @@ class FakeOpenAI:
             return resp
         return web.Response(body=raw, content_type="application/json")
 
+    def _finish(self, out: str) -> str:
+        return self.policy.finish(out) if self.policy.finish else "stop"
+
+    def _content(self, out: str) -> Any:
+        """The message content as this policy's server writes it."""
+        if self.policy.shape == "parts":  # the newer chat format: a list of text parts
+            half = len(out) // 2
+            return [{"type": "text", "text": out[:half]}, {"type": "text", "text": out[half:]}]
+        if self.policy.shape == "surrogate":  # a lone UTF-16 surrogate escape before the text
+            return "\ud800" + out
+        return out
+
+    def _shaped(self, chat: bool, i: int, out: str, fault: str | None) -> dict[str, Any]:
+        """One choice of a JSON response; the response-shape faults make it malformed."""
+        finish: Any = {"type": "stop"} if fault == "finish_object" else self._finish(out)
+        if not chat:
+            return {"index": i, "text": 42 if fault == "number" else (" " + out if not out.startswith(" ") else out),
+                    "finish_reason": finish}
+        message: dict[str, Any] = {"role": "assistant", "content": self._content(out)}
+        if fault == "number":
+            message["content"] = 42
+        if fault == "null_content":
+            message["content"] = None
+        choice = {"index": i, "message": message, "finish_reason": finish}
+        if fault == "no_message":
+            del choice["message"]
+        return choice
+
+    async def _stream(self, request: web.Request, chat: bool, outs: list[str], usage: dict[str, int],
+                      fault: str | None, body: dict[str, Any]) -> web.StreamResponse:
+        """Server-sent events: a role chunk, the text in pieces, a finish chunk (with usage), [DONE]."""
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        try:
+            await resp.prepare(request)
+            await self._events(request, resp, chat, outs, usage, fault, body)
+        except ConnectionError:  # the client gave up on this response (a stall it detected)
+            pass
+        return resp
+
+    async def _events(self, request: web.Request, resp: web.StreamResponse, chat: bool, outs: list[str],
+                      usage: dict[str, int], fault: str | None, body: dict[str, Any]) -> None:
+        pending: list[bytes] = []  # events are written together unless a fault interrupts them (one write: cheap)
+
+        async def send(obj: Any) -> None:
+            pending.append(b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n")
+
+        async def flush() -> None:
+            await resp.write(b"".join(pending))
+            pending.clear()
+
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+            return {"id": "cmpl-fake", "object": "chat.completion.chunk" if chat else "text_completion",
+                    "created": int(time.time()), "model": self.policy.model, "choices": choices, **extra}
+
+        for i, out in enumerate(outs):
+            if chat and fault != "no_message":
+                await send(chunk([{"index": i, "delta": {"role": "assistant"}, "finish_reason": None}]))
+            text = out if chat or out.startswith(" ") else " " + out
+            pieces = [text[k:k + max(1, len(text) // 3)] for k in range(0, len(text), max(1, len(text) // 3))] or [""]
+            for j, piece in enumerate(pieces if fault != "null_content" else []):
+                if j == 1 and fault in ("stall", "truncated", "malformed"):
+                    await flush()
+                    if fault == "stall":  # stops sending in the middle of the response
+                        await asyncio.sleep(self.policy.hang_seconds)
+                    if fault == "truncated":
+                        assert request.transport is not None
+                        request.transport.close()
+                        return
+                    if fault == "malformed":
+                        await send(b'{"choices": [{"index": 0, "delta": {"content": "cut')
+                if chat:
+                    delta: dict[str, Any] = {"content": self._content(piece) if j == 0 else piece}
+                    if fault == "number":
+                        delta["content"] = 42
+                    choice = {"index": i, "delta": delta, "finish_reason": None}
+                    if fault == "no_message":
+                        del choice["delta"]
+                    await send(chunk([choice]))
+                else:
+                    await send(chunk([{"index": i, "text": 42 if fault == "number" else piece, "finish_reason": None}]))
+            finish: Any = {"type": "stop"} if fault == "finish_object" else self._finish(out)
+            await send(chunk([({"index": i, "finish_reason": finish} if fault == "no_message" else
+                                {"index": i, "delta": {}, "finish_reason": finish}) if chat
+                              else {"index": i, "text": "", "finish_reason": finish}]))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await send(chunk([], usage=usage))
+        await send(b"[DONE]")
+        await flush()
+        await resp.write_eof()
+
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/v1/models", self.models)
@@ -280,7 +402,7 @@ class FakeOpenAI:
     # -- lifecycle: in a background thread (tests) or in the foreground (scripts) -------------
 
     async def _start(self, port: int) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()

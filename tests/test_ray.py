@@ -242,8 +242,8 @@ def test_cli_errors_and_secrets(cluster, world, tmp_path):
     policy = Policy(answers=world["answers"], api_key=KEY, echo_key=True, faults={"500": 0.3, "400": 0.1})
     with FakeOpenAI(policy) as server:
         ok = polaris(*_cli(cluster, server, store, "--max-attempts", "1"), env=env)
-        assert ok.returncode == 0, ok.stderr
-        assert json.loads(ok.stdout)["results"][0]["errors"] > 0
+        assert ok.returncode in (2, 4), ok.stderr  # items in error (4), or the first requests refused (2)
+        assert ok.returncode == 2 or json.loads(ok.stdout)["results"][0]["errors"] > 0
         outputs += [ok.stdout, ok.stderr]
         before = store.read_bytes()
         wrong = polaris(*_cli(cluster, server, store, "--prompt", "zeroshot-cot"),

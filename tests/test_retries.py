@@ -20,11 +20,11 @@ def data40(tmp_path, monkeypatch):
     return root
 
 
-def _run(server, store, data, *extra):
+def _run(server, store, data, *extra, code=0, full=False):
     proc = polaris("run", "-m", "openai/fake-model", "--base-url", server.base_url, "--store", str(store),
                    "--json", "--concurrency", "8", *extra, env=cli_env(POLARIS_DATA_DIR=str(data)))
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)["results"][0]
+    assert proc.returncode == code, proc.stderr
+    return (json.loads(proc.stdout), proc.stderr) if full else json.loads(proc.stdout)["results"][0]
 
 
 # Realistic rates (about one attempt in six fails); every kind of fault is served.
@@ -58,8 +58,15 @@ def test_exhausted_budget_is_an_error_not_a_wrong_answer_and_is_retried(data40, 
     answers = answers_for("gsm8k")
     store = tmp_path / "s.db"
     with FakeOpenAI(Policy(answers=answers, faults={"500": 0.3})) as server:
-        first = _run(server, store, data40, "--max-attempts", "1")
+        doc, err = _run(server, store, data40, "--max-attempts", "1", code=4, full=True)
+        first = doc["results"][0]
         assert 0 < first["errors"] < 160
+        # Exit code 4 after a summary by reason, on stderr and in the JSON.
+        assert f"{first['errors']} item(s) failed after retries" in err
+        assert f"{first['errors']}  HTTP 500: HTTP 500 from" in err and "internal error" in err
+        assert doc["failures"]["reasons"] == [{"reason": "HTTP 500", "items": first["errors"],
+                                               "example": doc["failures"]["reasons"][0]["example"]}]
+        assert first["error_reasons"] == doc["failures"]["reasons"]
         assert first["accuracy"] == 1.0  # failed items are not counted as wrong
         assert first["n"] == 160 and first["scored"] == 160 - first["errors"]
         assert first["failed_requests"] == first["errors"] and first["retries"] == 0
@@ -84,7 +91,8 @@ def test_retry_after_is_honoured_and_4xx_is_not_retried(data40, tmp_path):
     answers = answers_for("gsm8k")
     policy = Policy(answers=answers, faults={"429": 0.3, "400": 0.05}, retry_after="0.4")
     with FakeOpenAI(policy) as server:
-        res = _run(server, tmp_path / "s.db", data40, "--limit", "40", "--backoff", "0.001", "--max-attempts", "10")
+        res = _run(server, tmp_path / "s.db", data40, "--limit", "40", "--backoff", "0.001", "--max-attempts", "10",
+                   code=4)
         log = list(server.attempt_log)
     by_key: dict[str, list[tuple[float, str | None]]] = {}
     for t, key, fault in log:
@@ -95,6 +103,7 @@ def test_retry_after_is_honoured_and_4xx_is_not_retried(data40, tmp_path):
     assert after_400 == []  # never asked again within the run
     final_400 = sum(1 for attempts in by_key.values() if attempts[-1][1] == "400")
     assert res["errors"] == final_400 > 0 and res["failed_requests"] == final_400
+    assert res["error_reasons"][0]["reason"] == "HTTP 400" and "invalid request" in res["error_reasons"][0]["example"]
 
 
 def test_backoff_policy_and_retry_after():

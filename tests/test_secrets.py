@@ -45,7 +45,7 @@ def test_api_key_never_stored_or_printed_even_when_echoed(tmp_path, monkeypatch)
     with FakeOpenAI(policy) as server:
         base = ["run", "-m", "openai/fake-model", "--base-url", server.base_url, "--store", str(store)]
         first = polaris(*base, "--json", "--max-attempts", "1", env=env)
-        assert first.returncode == 0, first.stderr
+        assert first.returncode in (2, 4), first.stderr  # items in error (or refused), after a summary by reason
         res = json.loads(first.stdout)["results"][0]
         assert res["errors"] > 0  # errors quoting the key were recorded...
         db = sqlite3.connect(store)
@@ -75,7 +75,7 @@ def test_password_in_base_url_is_never_stored_or_printed(tmp_path):
     with FakeOpenAI(Policy(fixed="The answer is 3.", faults={"400": 0.5}, echo_key=True)) as server:
         url = server.base_url.replace("http://", f"http://polaris:{PASSWORD}@")
         ok = polaris("run", "-m", "openai/fake-model", "--base-url", url, "--store", str(store), "--json", env=env)
-        assert ok.returncode == 0, ok.stderr
+        assert ok.returncode in (2, 4), ok.stderr  # the 400s quote the Basic credentials back
         assert json.loads(ok.stdout)["results"][0]["errors"] > 0
         outputs += [ok.stdout, ok.stderr]
     # The same URL with the server gone: the "cannot reach" error names the host, not the password.

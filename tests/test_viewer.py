@@ -219,6 +219,41 @@ def test_bad_requests_are_refused(viewer):
     status, body = get(url, "/api/meta", headers={"Host": "attacker.example:80"})
     assert status == 403
     assert get(url, "/api/meta", headers={"Host": "localhost"})[0] == 200
+    # Cursors that are not cursors: a one-line 400, never a dropped connection.
+    for after in ('["a", 1, "' + "x" * 5000 + '"]', "[" * 3000 + "]" * 3000, json.dumps(["a", 10**40, "b"]),
+                  json.dumps(["a", 1, {"x": 1}]), json.dumps([1, 2, 3])):
+        status, body = get(url, "/api/results", {"after": after})
+        assert status == 400 and "after" in body["error"], (after[:40], body)
+
+
+def test_host_header_must_name_this_server(viewer):
+    url = viewer["url"]
+    port = viewer["server"].server_address[1]
+    for host in ("127.0.0.1.nip.io", f"127.0.0.1.nip.io:{port}", "127.1.2.3", f"localhost.attacker.example:{port}",
+                 f"localhost:{port + 1}", "[::1]:1", "", "0.0.0.0"):
+        assert get(url, "/api/meta", headers={"Host": host})[0] == 403, host
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST", "127.0.0.1"):
+        assert get(url, "/api/meta", headers={"Host": host})[0] == 200, host
+
+
+def test_a_non_loopback_host_warns_and_is_accepted_by_name(viewer):
+    from polaris.report.viewer import host_allowed
+
+    assert host_allowed("192.168.1.5:8765", {"localhost", "127.0.0.1", "[::1]", "192.168.1.5"}, 8765)
+    assert not host_allowed("192.168.1.5.nip.io:8765", {"localhost", "127.0.0.1", "[::1]", "192.168.1.5"}, 8765)
+    proc = subprocess.Popen([sys.executable, "-m", "polaris", "view", "--store", str(viewer["path"]), "--port", "0",
+                             "--host", "0.0.0.0"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env=cli_env())
+    try:
+        warning = proc.stderr.readline()
+        assert warning.startswith("warning: the viewer listens on 0.0.0.0") and "anyone" in warning
+        m = re.search(r"at (http://[^ ]+/)", proc.stderr.readline())
+        port = m.group(1).rsplit(":", 1)[1].rstrip("/")
+        assert get(f"http://127.0.0.1:{port}/", "/api/meta")[0] == 200
+        assert get(f"http://127.0.0.1:{port}/", "/api/meta", headers={"Host": f"evil.example:{port}"})[0] == 403
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_meta_lists_runs_and_facets_and_sees_new_runs(viewer):

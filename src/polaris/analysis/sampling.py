@@ -255,7 +255,10 @@ def sampling_curves(
         raise ValueError("no items")
     kmin = min(len(a) for a, _ in items)
     if ks is None:
-        ks = range(1, kmin + 1)
+        # Above the exact limit each k costs draws·K random numbers per item: 1, 2, 4, ... and K, as
+        # item_maj_at's default (every k to K = 1024 took minutes per item).
+        ks = range(1, kmin + 1) if kmin <= exact_max_samples else \
+            sorted({2**i for i in range(kmin.bit_length()) if 2**i <= kmin} | {kmin})
     ks = tuple(ks)
     if any(not 1 <= k <= kmin for k in ks):
         raise ValueError(f"k must lie in 1..{kmin} (the smallest number of samples of an item)")

@@ -1,7 +1,9 @@
 """The `polaris` command: a thin layer over the library.
 
 Every sub-command lives in its own module and imports heavy libraries inside its functions, so
-`polaris --help` stays fast. User errors (`PolarisError`, bad options) print one line and exit 2.
+`polaris --help` stays fast. User errors (`PolarisError`, bad options) print one line and exit 2;
+so do SQLite failures on a store (full disk, damage, read-only media: store/health.py). Ctrl-C is
+handled here for every command (cli/interrupt.py). Exit codes: polaris.errors.EXIT_*.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from polaris.cli import interrupt
+
+    interrupt.install()
     _register()
     try:
         code = app(args=argv, prog_name="polaris", standalone_mode=False)
@@ -65,6 +70,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, getattr(click_exc, "Abort", KeyboardInterrupt)):  # typer's click may lack Abort
-        print("interrupted: stored results are kept; run the same command again to resume", file=sys.stderr)
-        sys.exit(130)
+        interrupt.leave()
+    except Exception as exc:
+        sqlite3 = sys.modules.get("sqlite3")
+        if sqlite3 is None or not isinstance(exc, sqlite3.Error):
+            raise
+        from polaris.store.health import describe
+
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        sys.exit(2)
+    if code == interrupt.EXIT_INTERRUPTED:  # typer turns KeyboardInterrupt into a quiet exit code 130
+        interrupt.leave()
     sys.exit(code if isinstance(code, int) else 0)

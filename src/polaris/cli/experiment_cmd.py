@@ -13,6 +13,7 @@ from typing import Any, Optional
 import typer
 
 from polaris.cli import app
+from polaris.cli.outcome import bounded
 
 experiment_app = typer.Typer(help="Run experiment grids declared in YAML files (see docs/strategies.md).",
                              no_args_is_help=True)
@@ -121,7 +122,8 @@ def run_cmd(
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items of each task (overrides the file's limit)"),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible base URL (overrides the file)"),
     concurrency: Optional[int] = typer.Option(None, min=1, help="Requests in flight (overrides the file)"),
-    timeout: float = typer.Option(600.0, min=0.1, help="Seconds before a request attempt times out"),
+    timeout: float = typer.Option(600.0, callback=bounded("--timeout", 0.1), help="Seconds a request attempt may wait with nothing from the server"),
+    stall_timeout: float = typer.Option(30.0, "--stall-timeout", callback=bounded("--stall-timeout", 0.1), help="Seconds of silence after which a streamed response counts as stalled and is sent again"),
     max_attempts: int = typer.Option(8, min=1, help="Attempts per request before it counts as an error"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the tables"),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars"),
@@ -129,12 +131,13 @@ def run_cmd(
     budget_param: Optional[str] = typer.Option(None, "--budget-param", help="openai: how a thinking budget is sent: thinking_token_budget (vLLM, default) | custom_params (SGLang) | chat_template_kwargs"),
 ) -> None:
     """Run every cell of an experiment file (resumable: finished samples are never asked again), then
-    print the grid with CIs and the paired contrasts. Exit code 3: stopped at a budget cap; run the
-    same command again to continue."""
+    print the grid with CIs and the paired contrasts. Exit codes: 2 a cell's first requests were
+    refused by the server; 4 items failed after retries; 3 stopped at a budget cap (run the same
+    command again to continue); 130 interrupted."""
     exp = _load(file, model, limit, base_url, concurrency)  # a bad file fails before the heavy imports
     import asyncio
 
-    from polaris.cli.display import progress, warn
+    from polaris.cli.display import progress
     from polaris.experiments.run import BUDGET_EXIT, RunEnv, estimate, prepare_cells, run_experiment
     from polaris.models.registry import BackendOptions
     from polaris.runner.budget import Budget
@@ -145,7 +148,7 @@ def run_cmd(
     path = _store_path(exp, store)
     table = load_prices(prices)
     options = BackendOptions(base_url=exp.base_url, concurrency=exp.concurrency, timeout=timeout,
-                             max_attempts=max_attempts, budget_param=budget_param)
+                             max_attempts=max_attempts, stall_timeout=stall_timeout, budget_param=budget_param)
     if dry_run:
         cells = prepare_cells(exp)
         with _existing_store(path) as db:
@@ -170,18 +173,21 @@ def run_cmd(
                      "requests_sent": budget.requests, "tokens_estimated": budget.estimated}
     doc["stopped"] = ({"reason": budget.exhausted, "cells_incomplete": len(left), "items_left": items_left}
                       if left else None)
-    failed = sum(1 for o in outcomes if o.state == "failed")
+    from polaris.cli import outcome
+
+    summaries = [o.summary for o in outcomes if o.summary]
+    doc["failures"] = outcome.failures(summaries)
     if as_json:
         _dump(doc)
     else:
         _print_report(doc, f"Experiment {exp.name} ({exp.path})")
-    if failed:
-        warn(f"{failed} cell(s) have items that failed after retries; run again to ask them again")
     if left:
         print(f"stopped: {budget.exhausted}; {len(left)} cell(s) incomplete, {items_left} item(s) left."
               f" Everything finished is stored: run the same command again to continue (exit code {BUDGET_EXIT}).",
               file=sys.stderr)
-        raise typer.Exit(BUDGET_EXIT)
+    code = outcome.report(summaries, budget_stopped=bool(left))
+    if code:
+        raise typer.Exit(code)
 
 
 def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tokens: Optional[int],

@@ -67,12 +67,20 @@ def view(
     from polaris.config import store_path
     from polaris.report.viewer import make_server
 
+    from polaris.cli import interrupt
+
     server = make_server(store_path(store), host, port, verbose)
+    interrupt.expect("viewer stopped", 0)  # Ctrl-C is how a viewer ends: exit code 0
     try:  # the address is printed inside: a Ctrl-C as soon as it is seen still stops quietly
+        if not server.loopback:
+            print(f"warning: the viewer listens on {host}, beyond this machine: anyone who can reach it can read"
+                  f" every stored prompt and response; it answers requests addressed to {host},"
+                  " localhost, 127.0.0.1 or [::1] only", file=sys.stderr)
         print(f"Polaris viewer for {server.source.path} at {server.url} (Ctrl-C to stop)", file=sys.stderr)
         sys.stderr.flush()
         server.serve_forever()
     except KeyboardInterrupt:
-        print("viewer stopped", file=sys.stderr)
+        server.server_close()
+        interrupt.leave()
     finally:
         server.server_close()

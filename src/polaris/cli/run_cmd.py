@@ -11,6 +11,7 @@ import typer
 
 from polaris.cli import app
 from polaris.cli.display import progress, results_table, warn
+from polaris.cli.outcome import bounded
 from polaris.errors import PolarisError
 
 STORE_HELP = "SQLite store (default: $POLARIS_STORE, else ./polaris.db)"
@@ -61,9 +62,9 @@ def run(
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items, in dataset order"),
     store: Optional[Path] = typer.Option(None, help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the table"),
-    samples: int = typer.Option(1, min=1, help="Samples per item (self-consistency)"),
-    temperature: float = typer.Option(0.0, min=0.0, help="Sampling temperature (0: greedy)"),
-    top_p: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Nucleus sampling"),
+    samples: int = typer.Option(1, min=1, help="Samples per item (self-consistency; at most 1024)"),
+    temperature: float = typer.Option(0.0, callback=bounded("--temperature", 0.0), help="Sampling temperature (0: greedy)"),
+    top_p: Optional[float] = typer.Option(None, callback=bounded("--top-p", 0.0, 1.0), help="Nucleus sampling"),
     max_tokens: list[int] = typer.Option([], "--max-tokens", min=1, help="Response token limit (default 1024 CoT, 256 direct; repeatable: a compute factor)"),
     reasoning_effort: list[str] = typer.Option([], "--reasoning-effort", help="minimal | low | medium | high: OpenAI-style reasoning effort (repeatable: a compute factor; docs/compute.md)"),
     thinking_budget: list[int] = typer.Option([], "--thinking-budget", min=0, help="Thinking tokens before the thinking is closed and the model made to answer (repeatable; docs/compute.md)"),
@@ -78,9 +79,11 @@ def run(
     think_tags: list[str] = typer.Option([], "--think-tags", help="OPEN,CLOSE reasoning tags to strip before extraction, tried before the built-in <think> etc. (repeatable)"),
     scoring: str = typer.Option("generate", help="generate | loglik (multiple-choice by option log-likelihood)"),
     template: Optional[str] = typer.Option(None, "--template", help="Lu et al.'s multiple-choice templates: open | closed | closed-adv (direct formats; scored by their exact-match rules)"),
-    timeout: float = typer.Option(600.0, min=0.1, help="Seconds before a request attempt times out"),
+    timeout: float = typer.Option(600.0, callback=bounded("--timeout", 0.1), help="Seconds a request attempt may wait with nothing from the server (a streamed response that keeps coming is not cut)"),
+    stall_timeout: float = typer.Option(30.0, "--stall-timeout", callback=bounded("--stall-timeout", 0.1), help="Seconds of silence after which a streamed response, or a request the server answered later ones before, counts as stalled and is sent again"),
+    no_stream: bool = typer.Option(False, "--no-stream", help="Do not stream responses (for servers that stream badly); stalls are then only caught by --timeout"),
     max_attempts: int = typer.Option(8, min=1, help="Attempts per request before it counts as an error"),
-    backoff: float = typer.Option(0.5, min=0.0, help="First retry backoff in seconds (doubles each attempt, jittered)"),
+    backoff: float = typer.Option(0.5, callback=bounded("--backoff", 0.0, 60.0), help="First retry backoff in seconds (doubles each attempt, jittered)"),
     device: Optional[str] = typer.Option(None, help="hf: torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)"),
     dtype: Optional[str] = typer.Option(None, help="hf/vllm: auto | float32 | float16 | bfloat16 (default auto)"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="hf: sequences per forward pass (default: 16 on CPU, 64 on GPU halved on out-of-memory)"),
@@ -139,7 +142,8 @@ def run(
     prepared = [prepare(spec, limit=limit) for spec in cells]
     opts = BackendOptions(base_url=base_url, api=api, concurrency=concurrency, timeout=timeout,
                           max_attempts=max_attempts, backoff=backoff, seed=seed, device=device, dtype=dtype,
-                          batch_size=batch_size, tensor_parallel=tp, budget_param=budget_param)
+                          batch_size=batch_size, tensor_parallel=tp, stall_timeout=stall_timeout,
+                          stream=not no_stream, budget_param=budget_param)
     for m in model:
         make_backend(m, opts)  # names and options checked before the store is opened
     runner = make_executor(executor, opts, concurrency=concurrency,
@@ -150,14 +154,13 @@ def run(
                                          show=not no_progress and (not as_json or sys.stderr.isatty())))
     finally:
         db.close()
-    failed = sum(s["errors"] for s in summaries)
-    if failed:
-        warn(f"{failed} item(s) failed after retries; they are not scored and will be asked again on the next run")
+    from polaris.cli import outcome
+
     spread = spreads([c.spec for c in prepared], summaries)
     checks = add_costs(summaries, price_table)
     if as_json:
-        _json_out(summaries, ({"exemplar_sensitivity": spread} if exemplar_seeds > 1 else {})
-                  | {"compute_checks": checks})
+        _json_out(summaries, {"failures": outcome.failures(summaries)} |
+                  ({"exemplar_sensitivity": spread} if exemplar_seeds > 1 else {}) | {"compute_checks": checks})
     else:
         from polaris.cli.compute_display import compute_table
         from polaris.cli.display import chance_table
@@ -171,6 +174,9 @@ def run(
         compute_table(summaries)
     for check in checks:
         warn(check["message"])
+    code = outcome.report(summaries)
+    if code:
+        raise typer.Exit(code)
 
 
 def compute_levels(efforts: list[str], budgets: list[int], limits: list[int]) -> list[tuple[Any, Any, Any]]:

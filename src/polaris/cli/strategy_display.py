@@ -34,12 +34,17 @@ def curves_table(summaries: Sequence[dict[str, Any]]) -> None:
         table.add_column(f"k={k}", justify="right")
     for s in sampled:
         cell = f"{s['model']} {s['task']} {s['prompt']} {s['strategy']}"
+        if s.get("sampling_degenerate"):
+            cell += " (degenerate)"
         for metric in ("maj", "pass"):
             values = s[f"{metric}_at"]
             table.add_row(cell if metric == "maj" else "", f"{metric}@k",
                           *[pct(values.get(str(k))) if str(k) in values else "" for k in ks])
     console = wide_console(120)
     console.print(table)
+    if any(s.get("sampling_degenerate") for s in sampled):
+        console.print("degenerate: every item's samples are identical (the server ignores temperature?); these"
+                      " curves are flat by construction.", style="dim", highlight=False)
     if any("complex-top" in s.get("strategy", "") for s in sampled):
         console.print("complex-top-N cells: accuracy is the complexity vote; their maj@k row is the plain vote over"
                       " all samples, for comparison.", style="dim", highlight=False)

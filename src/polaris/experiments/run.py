@@ -110,8 +110,9 @@ class LocalExecutor:
                 runs = await executor.run(cells, store, bar=env.progress, budget=env.budget)
         finally:
             store.close()
-        return [CellOutcome(cell, "stopped" if res.stopped else "failed" if res.summary["errors"] else "done",
-                            res.summary, res.stopped) for cell, res in zip(cells, runs)]
+        return [CellOutcome(cell, "error" if res.refused else "stopped" if res.stopped else
+                            "failed" if res.summary["errors"] else "done", res.summary, res.refused or res.stopped)
+                for cell, res in zip(cells, runs)]
 
 
 def prepare_cells(exp: Experiment) -> list[PreparedCell]:

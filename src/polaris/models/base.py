@@ -88,17 +88,42 @@ class LoglikResult:
 
 
 class RequestFailed(Exception):
-    """A request that still failed after its retry budget: recorded as an error for its item."""
+    """A request that still failed after its retry budget: recorded as an error for its item.
 
-    def __init__(self, kind: str, detail: str, attempts: int = 1, status: int | None = None):
+    `kind` is what went wrong ("timeout", "stall", "http", "bad_body", "connection", "truncated", ...);
+    `permanent` says that asking again cannot help (a 4xx other than 408/409/425/429: a wrong model
+    name, an unsupported parameter, a prompt too long), as opposed to transient failures (timeouts,
+    429, 5xx, broken bodies) that were retried with backoff until the budget ran out.
+    """
+
+    def __init__(self, kind: str, detail: str, attempts: int = 1, status: int | None = None,
+                 permanent: bool = False):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
         self.attempts = attempts
         self.status = status
+        self.permanent = permanent
+
+    @property
+    def reason(self) -> str:
+        """A short key to count failures by: "HTTP 429", "timeout", "bad response", ..."""
+        return reason_of(str(self))
 
     def __reduce__(self):  # pickled by its fields (Ray ships it from worker to driver)
-        return RequestFailed, (self.kind, self.detail, self.attempts, self.status)
+        return RequestFailed, (self.kind, self.detail, self.attempts, self.status, self.permanent)
+
+
+_REASONS = {"bad_body": "bad response", "http": "HTTP", "missing": "not stored"}
+
+
+def reason_of(error: str) -> str:
+    """The reason key of a stored error text ("kind: detail"): "HTTP 400", "timeout", "stall", ..."""
+    kind, _, detail = error.partition(": ")
+    if kind == "http":
+        status = detail.split(" ", 2)[1] if detail.startswith("HTTP ") else ""
+        return f"HTTP {status}".strip()
+    return _REASONS.get(kind, kind)
 
 
 class BackendUnavailable(PolarisError):

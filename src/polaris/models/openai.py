@@ -4,23 +4,30 @@ Why aiohttp and not the openai SDK or httpx: at 64 requests in flight on this cl
 the SDK and httpx manage a few hundred requests per second, a bare aiohttp client several
 thousand; the protocol surface Polaris needs (chat and text completions, `n`, logprobs) is small
 enough to speak directly. Retries are ours (models/retry.py) so that every attempt is counted.
+
+Generation requests are streamed (`stream: true`) so that a stalled request is told from a slow one
+long before any total timeout (models/liveness.py); the text is the same as without streaming. A
+server that ignores `stream` answers with a plain body, which is read as before; one that refuses
+it is asked again without it. Every response goes through models/responses.py: anything that is
+not a well-formed completion is a retried, then recorded, error for its item.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import re
 import time
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import aiohttp
 
 from polaris.models.base import (
     BackendUnavailable,
-    Choice,
     GenRequest,
     GenResult,
     LoglikRequest,
@@ -28,10 +35,16 @@ from polaris.models.base import (
     NotSupported,
     RequestFailed,
 )
+from polaris.models.liveness import Flight, Live, Watchdog
+from polaris.models.responses import BadResponse, Stream, clean_text, completion, load_json, sse_events
 from polaris.models.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
+from polaris.models.urls import normalize_base_url, public_url, split_base_url  # noqa: F401 - re-exported
 from polaris.models.thinking import DEFAULT_BUDGET_PARAM, check_budget_param, is_openai_api, openai_fields
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MAX_EVENT = 16 * 1024 * 1024  # one server-sent event larger than this is a broken stream
+MAX_BODY = 256 * 1024 * 1024  # a response body larger than this is a broken response
+T = TypeVar("T")
 
 
 class _Retry(Exception):
@@ -40,21 +53,14 @@ class _Retry(Exception):
         self.kind, self.detail, self.status, self.retry_after = kind, detail, status, retry_after
 
 
-def normalize_base_url(url: str) -> str:
-    url = url.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BackendUnavailable(f"--base-url '{public_url(url)}' is not an http(s) URL")
-    return url
+class _NoStream(Exception):
+    """The server refused `stream`: ask again without it."""
 
 
-def public_url(url: str) -> str:
-    """The URL without user name and password (`http://user:secret@host/v1` -> `http://host/v1`):
-    what identities, stored requests and messages show."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+def _finite(name: str, value: float, low: float = 0.0) -> float:
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= low:
+        raise BackendUnavailable(f"{name} must be a finite number above {low:g} (got {value})")
+    return float(value)
 
 
 class OpenAIBackend:
@@ -69,6 +75,8 @@ class OpenAIBackend:
         api: str = "chat",
         concurrency: int = 32,
         timeout: float = 600.0,
+        stall_timeout: float = 30.0,
+        stream: bool = True,
         retry: RetryPolicy | None = None,
         seed: int = 0,
         budget_param: str | None = None,
@@ -77,17 +85,30 @@ class OpenAIBackend:
             raise BackendUnavailable(f"unknown --api '{api}' (choose chat or completions)")
         self.name = f"openai/{model}"
         self.model = model
-        self.base_url = normalize_base_url(base_url or DEFAULT_BASE_URL)
-        self.url = public_url(self.base_url)  # never the credentials: this is what is stored and shown
+        raw = base_url or DEFAULT_BASE_URL
+        self.base_url, self._query, creds = split_base_url(raw)
+        self.url = public_url(self.base_url + (f"?{self._query}" if self._query else ""))  # stored and shown
         self.api = api
         self._key = api_key or None
-        password = urlsplit(self.base_url).password
-        self._secrets = [s for s in (self._key, password, self.base_url if self.url != self.base_url else None) if s]
+        if creds is not None and self._key:
+            raise BackendUnavailable(
+                f"--base-url {self.url} carries a user name and password and OPENAI_API_KEY is set: both would be"
+                " the Authorization header; keep one of them")
+        self._auth = aiohttp.BasicAuth(*creds).encode() if creds is not None else None
+        query_secrets = [v for k, v in parse_qsl(self._query) if "version" not in k.lower() and len(v) >= 4]
+        hidden = [s for s in (creds[1] if creds else None, *query_secrets,
+                              self._auth.split(" ", 1)[1] if self._auth else None) if s and len(s) >= 4]
+        self._secrets = [s for s in (self._key, *hidden, raw.strip() if hidden else None) if s]
         self.concurrency = concurrency
-        self.timeout = timeout
+        self.timeout = _finite("--timeout", timeout)
+        self.stall_timeout = _finite("--stall-timeout", stall_timeout)
+        self.stream = stream
         self.retry = retry or RetryPolicy()
         self._rng = random.Random(seed)  # jitter only; never affects results
         self._session: aiohttp.ClientSession | None = None
+        self.live = Live()
+        self._watch: Watchdog | None = None
+        self._shown: dict[str, str] = {}  # endpoint URL -> as shown in messages
         # How a thinking budget is sent (models/thinking.py); part of the identity only when not the default.
         self.budget_param = check_budget_param(budget_param or DEFAULT_BUDGET_PARAM)
 
@@ -103,38 +124,48 @@ class OpenAIBackend:
         h = {"Content-Type": "application/json"}
         if self._key:
             h["Authorization"] = f"Bearer {self._key}"
+        elif self._auth:
+            h["Authorization"] = self._auth
         return h
+
+    def _endpoint(self, path: str) -> str:
+        return self.base_url + path + (f"?{self._query}" if self._query else "")
 
     async def start(self) -> None:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self.concurrency + 4, limit_per_host=0, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector, headers=self._headers())
+        if self._watch is None:
+            self._watch = Watchdog(self.live, self.timeout, self.stall_timeout)
         await self._preflight()
 
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     def _scrub(self, text: str) -> str:
         """One line of at most 300 characters with every secret blanked out (servers quote keys back)."""
-        text = " ".join(text.split())
+        text = " ".join(clean_text(text).split())
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, "[redacted]")
         return text[:300]
 
     async def _preflight(self) -> None:
-        """Fail fast, with one line, on an unreachable, unauthorised or non-OpenAI server."""
+        """Fail fast, with one line, on an unreachable, unauthorised or non-OpenAI server, or on a model
+        name the server does not list."""
         assert self._session is not None
-        url = f"{self.base_url}/models"
+        url = self._endpoint("/models")
         shown = self.url
         last = ""
         for attempt in range(3):
             try:
                 async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=15)) as resp:
-                    body = await resp.read()
+                    body = await resp.content.read(MAX_EVENT)
                     status = resp.status
-            except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 last = f"{type(exc).__name__}: {self._scrub(str(exc)) or 'no response'}"
                 await asyncio.sleep(0.2 * (attempt + 1))
                 continue
@@ -144,16 +175,25 @@ class OpenAIBackend:
                 )
             if status == 200:
                 try:
-                    data = json.loads(body)
-                except ValueError:
+                    data = load_json(body)
+                except BadResponse:
                     data = None
                 if not isinstance(data, dict) or not isinstance(data.get("data"), list):
                     raise BackendUnavailable(
                         f"{shown} is not an OpenAI-compatible server (GET /models did not return a model list)"
                     )
+                self._check_model(data["data"])
             # Other statuses (404: no /models route, 5xx: transient) are left to the real requests.
             return
         raise BackendUnavailable(f"cannot reach {shown} ({last}); is the server running?")
+
+    def _check_model(self, listed: list[Any]) -> None:
+        ids = [m["id"] for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        if not ids or self.model in ids or f"{self.model}:latest" in ids:  # Ollama's implicit tag
+            return
+        names = ", ".join(self._scrub(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        raise BackendUnavailable(f"{self.url} does not serve model '{self.model}' (its /models lists {names});"
+                                 f" use -m openai/<one of those>")
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -184,71 +224,126 @@ class OpenAIBackend:
             body.pop(key, None)
         body.update(add)
 
-    async def _post(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], float, int]:
-        """POST with retries; returns (json, latency of the successful attempt, attempts)."""
+    async def _post(self, path: str, body: dict[str, Any], parse: Callable[[Any], T],
+                    stream: bool = False) -> tuple[T, float, int]:
+        """POST with retries; returns (the parsed response, latency of the successful attempt, attempts).
+        `parse` validates a JSON body (raising BadResponse); a streamed body is assembled into the same
+        (choices, usage) a chat or text completion parses to."""
         assert self._session is not None, "backend not started"
-        url = self.base_url + path
-        payload = json.dumps(body).encode()
+        url = self._endpoint(path)
+        try:
+            plain = json.dumps(body, allow_nan=False).encode()
+        except ValueError:
+            raise NotSupported(f"a request to {self.url} holds a number JSON cannot carry (inf or nan)") from None
+        streamed = plain[:-1] + b', "stream": true, "stream_options": {"include_usage": true}}'
         waited = 0.0
         attempt = 0
         while True:
             attempt += 1
+            streaming = stream and self.stream
+            payload = streamed if streaming else plain
             t0 = time.perf_counter()
             try:
-                return await self._attempt(url, payload), time.perf_counter() - t0, attempt
+                result = await self._attempt(url, payload, parse, streaming, attempt, path.startswith("/chat/"))
+                self.live.responses += 1
+                return result, time.perf_counter() - t0, attempt
+            except _NoStream:
+                self.stream = False  # for good: this server does not take `stream`
+                attempt -= 1
+                continue
             except _Retry as exc:
                 if attempt >= self.retry.max_attempts or waited >= self.retry.max_wait:
                     raise RequestFailed(exc.kind, exc.detail, attempt, exc.status) from None
+                self.live.retries[RequestFailed(exc.kind, exc.detail, 0, exc.status).reason] += 1
                 pause = self.retry.delay(attempt, self._rng, exc.retry_after)
                 pause = min(pause, max(0.0, self.retry.max_wait - waited))
                 waited += pause
                 await asyncio.sleep(pause)
 
-    async def _attempt(self, url: str, payload: bytes) -> dict[str, Any]:
-        assert self._session is not None
+    async def _attempt(self, url: str, payload: bytes, parse: Callable[[Any], T], streaming: bool,
+                       attempt: int, chat: bool) -> T:
+        assert self._session is not None and self._watch is not None
+        loop = asyncio.get_running_loop()
+        watch = self._watch
+        flight = Flight(sent=loop.time())
+        shown = self._shown.get(url) or self._shown.setdefault(url, public_url(url))  # no credentials or query values
+        watch.add(flight)
         try:
-            async with self._session.post(
-                url, data=payload, timeout=aiohttp.ClientTimeout(total=self.timeout)
-            ) as resp:
-                status = resp.status
-                body = await resp.read()
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-        except asyncio.TimeoutError:
-            raise _Retry("timeout", f"no response within {self.timeout:g} s") from None
+            async with asyncio.timeout(None) as flight.deadline:
+                async with self._session.post(url, data=payload) as resp:
+                    status = resp.status
+                    if status != 200:
+                        text = (await resp.content.read(65536)).decode("utf-8", "replace")
+                        self._refused(status, text, shown, streaming, attempt, resp.headers.get("Retry-After"))
+                    ctype = resp.headers.get("Content-Type", "")
+                    if "text/event-stream" in ctype:
+                        watch.streams = True
+                        return await self._read_stream(resp, flight, chat)
+                    if streaming and watch.streams is None:
+                        watch.streams = False  # it answered a streamed request with a plain body
+                    chunks = []
+                    size = 0
+                    async for chunk in resp.content.iter_any():
+                        watch.data(flight, loop.time(), False)
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size > MAX_BODY:
+                            raise BadResponse(f"a response body over {MAX_BODY >> 20} MB")
+                    return parse(load_json(b"".join(chunks)))
+        except TimeoutError:
+            raise _Retry(flight.kind, flight.reason or f"no response within {self.timeout:g} s") from None
+        except BadResponse as exc:
+            raise _Retry("bad_body", f"{exc.reason} (from {shown})") from None
         except aiohttp.ClientPayloadError as exc:
             raise _Retry("truncated", f"response body cut short ({type(exc).__name__})") from None
         except aiohttp.ClientConnectionError as exc:
             raise _Retry("connection", f"{type(exc).__name__}: {self._scrub(str(exc))}") from None
-        if status != 200:
-            shown = public_url(url)
-            detail = f"HTTP {status} from {shown}: {self._scrub(body.decode('utf-8', 'replace'))}"
-            if status in (401, 403):
-                raise BackendUnavailable(f"{self.url} refused the API key (HTTP {status}); check OPENAI_API_KEY")
-            if status == 404:
-                raise BackendUnavailable(f"HTTP 404 from {shown}: unknown model '{self.model}' or endpoint")
-            if status in RETRYABLE_STATUS:
-                raise _Retry("http", detail, status, retry_after)
-            raise RequestFailed("http", detail, 1, status)
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise _Retry("bad_body", f"unparseable JSON from {public_url(url)}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
-            raise _Retry("bad_body", f"no choices in the response from {public_url(url)}")
-        return data
+        except aiohttp.ClientError as exc:  # a malformed status line or headers: the server's fault, not ours
+            raise _Retry("protocol", f"malformed HTTP response ({self._scrub(str(exc).splitlines()[0])})") from None
+        finally:
+            watch.remove(flight)
+
+    def _refused(self, status: int, text: str, shown: str, streaming: bool, attempt: int,
+                 retry_after: str | None) -> None:
+        """Classify a non-200 answer: raise the matching error."""
+        detail = f"HTTP {status} from {shown}: {self._scrub(text)}"
+        if status in (401, 403):
+            raise BackendUnavailable(f"{self.url} refused the API key (HTTP {status}); check OPENAI_API_KEY")
+        if status == 404:
+            raise BackendUnavailable(f"HTTP 404 from {shown}: unknown model '{self.model}' or endpoint"
+                                     f" ({self._scrub(text)[:120]})")
+        if status in RETRYABLE_STATUS:
+            raise _Retry("http", detail, status, parse_retry_after(retry_after))
+        if streaming and status in (400, 422) and re.search(r"stream", text, re.IGNORECASE):
+            raise _NoStream()
+        # Any other 4xx is the request's fault: asking again cannot help.
+        raise RequestFailed("http", detail, attempt, status, permanent=True)
+
+    async def _read_stream(self, resp: aiohttp.ClientResponse, flight: Flight, chat: bool) -> Any:
+        loop = asyncio.get_running_loop()
+        watch = self._watch
+        assert watch is not None
+        stream = Stream(chat)
+        buffer = bytearray()
+        async for chunk in resp.content.iter_any():
+            watch.data(flight, loop.time(), True)
+            buffer += chunk
+            events, _ = sse_events(buffer)
+            for event in events:
+                stream.feed(event)
+            self.live.chunks += len(events)
+            if len(buffer) > MAX_EVENT:
+                raise BadResponse(f"a streamed event over {MAX_EVENT >> 20} MB")
+            if stream.done:
+                break
+        for event in sse_events(buffer, final=True)[0]:
+            stream.feed(event)
+        return stream.result(eof=not stream.done)
 
     async def generate(self, req: GenRequest) -> GenResult:
         path, body = self._body(req)
-        data, latency, attempts = await self._post(path, body)
-        choices = []
-        for c in sorted(data["choices"], key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0):
-            if not isinstance(c, dict):
-                raise RequestFailed("bad_body", "malformed choice in response", attempts)
-            msg = c.get("message") or {}
-            text = msg.get("content") if path == "/chat/completions" else c.get("text")
-            reasoning = msg.get("reasoning_content") or msg.get("reasoning")
-            choices.append(Choice(text or "", c.get("finish_reason"), reasoning or None))
-        usage = _usage(data.get("usage"))
+        chat = path == "/chat/completions"
+        (choices, usage), latency, attempts = await self._post(path, body, lambda d: completion(d, chat), stream=True)
         return GenResult(choices, usage, latency, attempts)
 
     async def loglik(self, req: LoglikRequest) -> LoglikResult:
@@ -259,13 +354,20 @@ class OpenAIBackend:
         body = {"model": self.model, "prompt": [req.context + c for c in req.continuations], "max_tokens": 1,
                 "temperature": 0, "echo": True, "logprobs": 1}
         try:
-            data, latency, attempts = await self._post("/completions", body)
+            result, latency, attempts = await self._post("/completions", body, lambda d: self._scores(d, req))
         except RequestFailed as exc:
-            if exc.status == 400 and re.search(r"echo|logprob", exc.detail, re.IGNORECASE):
-                raise NotSupported(f"{self._no_echo()} ({self._scrub(exc.detail)[:160]})") from None
+            # Other refusals are the cell's business (runner: a permanent error on its first requests).
+            if exc.status in (400, 422) and re.search(r"echo|logprob|must be a string", exc.detail, re.IGNORECASE):
+                raise NotSupported(f"{self._no_echo()} (the server said: {exc.detail.split(': ', 1)[-1][:160]})") from None
             raise
+        result.latency, result.attempts = latency, attempts
+        return result
+
+    def _scores(self, data: Any, req: LoglikRequest) -> LoglikResult:
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+            raise BadResponse("no choices in the response")
         by_index = {c.get("index", i): c for i, c in enumerate(data["choices"]) if isinstance(c, dict)}
-        result = LoglikResult([], [], [], latency, attempts)
+        result = LoglikResult([], [], [])
         for i, cont in enumerate(req.continuations):
             lp = (by_index.get(i) or {}).get("logprobs")
             if not isinstance(lp, dict) or not isinstance(lp.get("tokens"), list) \
@@ -273,16 +375,16 @@ class OpenAIBackend:
                 raise NotSupported(self._no_echo())
             try:
                 score, count, greedy = continuation_logprob(lp, len(req.context), len(req.context) + len(cont))
-            except (TypeError, ValueError) as exc:
-                raise RequestFailed("bad_body", f"malformed logprobs in the response: {exc}", attempts) from None
+            except (TypeError, ValueError, KeyError, IndexError) as exc:
+                raise BadResponse(f"malformed logprobs: {exc}") from None
             result.logprobs.append(score)
             result.tokens.append(count)
             result.greedy.append(greedy)
         return result
 
     def _no_echo(self) -> str:
-        return (f"{self.name} at {self.base_url} does not return prompt log-probabilities (/completions with echo "
-                f"and logprobs); --scoring loglik needs a server that does, such as vLLM")
+        return (f"{self.name} at {self.url} does not return prompt log-probabilities (/completions with a list of"
+                f" prompts, echo and logprobs); --scoring loglik needs a server that does, such as vLLM")
 
 
 def continuation_logprob(lp: dict[str, Any], start: int, end: int) -> tuple[float, int, bool]:
@@ -309,14 +411,6 @@ def continuation_logprob(lp: dict[str, Any], start: int, end: int) -> tuple[floa
         greedy = greedy and isinstance(alts, dict) and bool(alts) and max(alts, key=alts.get) == tok
     if count == 0:
         raise ValueError(f"no tokens cover characters {start}-{end}")
+    if not math.isfinite(total):
+        raise ValueError(f"log-prob {total} is not finite")
     return total, count, greedy
-
-
-def _usage(raw: Any) -> dict[str, int]:
-    if not isinstance(raw, dict):
-        return {}
-    out = {k: v for k, v in raw.items() if k in ("prompt_tokens", "completion_tokens", "total_tokens") and isinstance(v, int)}
-    details = raw.get("completion_tokens_details")
-    if isinstance(details, dict) and isinstance(details.get("reasoning_tokens"), int):
-        out["reasoning_tokens"] = details["reasoning_tokens"]
-    return out

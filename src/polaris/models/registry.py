@@ -33,6 +33,8 @@ class BackendOptions:
     dtype: str | None = None
     batch_size: int | None = None
     tensor_parallel: int = 1
+    stall_timeout: float = 30.0  # openai: a streamed response silent this long has stalled (models/liveness.py)
+    stream: bool = True  # openai: stream generation responses (stall detection); off for servers that break it
     extra: tuple[tuple[str, Any], ...] = ()
     budget_param: str | None = None  # openai: how a thinking budget is sent (models/thinking.py)
 
@@ -58,6 +60,8 @@ def make_backend(name: str, opts: BackendOptions | None = None) -> Backend:
             api=opts.api,
             concurrency=opts.concurrency,
             timeout=opts.timeout,
+            stall_timeout=opts.stall_timeout,
+            stream=opts.stream,
             retry=RetryPolicy(max_attempts=opts.max_attempts, base=opts.backoff),
             seed=opts.seed,
             budget_param=opts.budget_param,

@@ -273,11 +273,16 @@ def voting(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup | N
         for c in group:
             s = c.summary
             for metric in ("maj_at", "pass_at"):
+                label = f"{c.model} {c.prompt} {c.strategy}" + (" (degenerate)" if s.get("sampling_degenerate") else "")
                 rows.append(({"data_run": c.id, "data_table": "voting", "data_metric": metric}, [
-                    f"{c.model} {c.prompt} {c.strategy}" if metric == "maj_at" else "", metric.replace("_at", "@k"),
+                    label if metric == "maj_at" else "", metric.replace("_at", "@k"),
                     *[ci(s[metric].get(str(k)), s[metric + "_ci"].get(str(k))) if str(k) in s[metric] else ""
                       for k in ks], run_link(c.id)]))
         body.append(table(["cell", "metric", *[f"k={k}" for k in ks], "run"], rows, numeric_from=2))
+    if any(c.summary.get("sampling_degenerate") for c in sampled):
+        body.append(el("p", "degenerate: every item's K samples are the same text (a server that ignores "
+                            "temperature), so these curves are flat by construction and say nothing about voting.",
+                       class_="note"))
     return section("voting", "Self-consistency: accuracy against samples voted", *body)
 
 

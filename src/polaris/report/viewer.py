@@ -10,9 +10,11 @@
     GET /api/count        ?<the same filters>: how many rows match (the page asks once per filter change)
     GET /api/item         ?run=&item=: prompt, responses, extracted answers, gold, votes, planning
 
-Safety: binds 127.0.0.1 unless told otherwise; on a loopback address it refuses requests whose Host
-header is not a loopback name (DNS rebinding); the store is opened read-only; every response carries
-a Content-Security-Policy that allows only this server's own script and no inline script.
+Safety: binds 127.0.0.1 unless told otherwise (the command warns when it is told otherwise); it
+answers only requests whose Host header is `localhost`, `127.0.0.1`, `[::1]` or the address it was
+bound to, with its own port (a DNS-rebinding page sends its own name, e.g. `127.0.0.1.nip.io`); the
+store is opened read-only; every response carries a Content-Security-Policy that allows only this
+server's own script and no inline script; a malformed request gets a one-line JSON error.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +39,39 @@ STATIC = {"/": ("viewer.html", "text/html; charset=utf-8"), "/viewer.js": ("view
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self';"
        " base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+HOST_NAMES = {"localhost", "127.0.0.1", "[::1]"}  # what a Host header may name, besides the bound address
+MAX_CURSOR = 4096  # characters of an `after` cursor (a real one is a run id, an index and an item id)
+
+
+def host_allowed(header: str, names: set[str], port: int) -> bool:
+    """Is `header` (a Host header: name, optionally `:port`) one of `names`, on `port` if it has one?"""
+    header = header.strip().lower()
+    if header.startswith("["):
+        name, _, rest = header.partition("]")
+        name += "]"
+        port_text = rest[1:] if rest.startswith(":") else None
+        if rest and port_text is None:
+            return False
+    else:
+        name, sep, port_text = header.partition(":")
+        port_text = port_text if sep else None
+    if name not in names:
+        return False
+    return port_text is None or port_text == str(port)
+
+
+def parse_cursor(text: str) -> list[Any]:
+    """The `after` cursor [run, idx, item] of a previous page, checked before it reaches SQL."""
+    if len(text) > MAX_CURSOR:
+        raise ValueError(f"after: a cursor is at most {MAX_CURSOR} characters")
+    try:
+        after = json.loads(text)
+    except RecursionError:
+        raise ValueError("after: not a cursor") from None
+    if not (isinstance(after, list) and len(after) == 3 and isinstance(after[0], str) and isinstance(after[2], str)
+            and type(after[1]) is int and -2**63 <= after[1] < 2**63):
+        raise ValueError("after must be a cursor [run, idx, item] from a previous page")
+    return after
 
 
 class Source:
@@ -101,18 +137,15 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(obj, ensure_ascii=False, allow_nan=False).encode(), "application/json")
 
     def _host_ok(self) -> bool:
-        if not self.server.loopback:
-            return True
-        host = (self.headers.get("Host") or "").strip()
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        return name in LOOPBACK or name.startswith("127.")
+        return host_allowed(self.headers.get("Host") or "", self.server.host_names, self.server.server_address[1])
 
     def do_HEAD(self) -> None:
         self.do_GET()
 
     def do_GET(self) -> None:
         if not self._host_ok():
-            self._json(403, {"error": "this viewer answers only requests to a loopback address"})
+            self._json(403, {"error": "this viewer answers only requests addressed to localhost, 127.0.0.1, [::1]"
+                                      " or the address it was started with (--host)"})
             return
         url = urlsplit(self.path)
         if url.path == "/favicon.ico":
@@ -139,6 +172,9 @@ class Handler(BaseHTTPRequestHandler):
                 self._json(404, {"error": f"no such page: {url.path}"})
         except (PolarisError, ValueError) as exc:
             self._json(400, {"error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - one line in the log and a JSON answer, never a dropped connection
+            print(f"viewer: {self.path[:80]}: {type(exc).__name__}: {exc}"[:300], file=sys.stderr)
+            self._json(500, {"error": f"internal error ({type(exc).__name__})"})
 
     def _meta(self) -> dict[str, Any]:
         src = self.server.source
@@ -150,7 +186,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _results(self, p: dict[str, str]) -> dict[str, Any]:
         f = _filters(p)
-        after = json.loads(p["after"]) if p.get("after") else None
+        after = parse_cursor(p["after"]) if p.get("after") else None
         limit = int(p.get("limit") or 50)
         started = time.perf_counter()
         out = query.page(self.server.source.db(), self.server.source.runs(), f, after=after, limit=limit,
@@ -173,6 +209,8 @@ class ViewerServer(ThreadingHTTPServer):
         self.source = source
         self.verbose = verbose
         self.loopback = host in LOOPBACK or host.startswith("127.")
+        bound = host.lower() if ":" not in host or host.startswith("[") else f"[{host.lower()}]"
+        self.host_names = HOST_NAMES | {bound}
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__((host.strip("[]"), port), Handler)

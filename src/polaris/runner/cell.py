@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import asdict, dataclass, field, replace
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ def default_max_tokens(prompt: str) -> int:
     """The response token limit a cell gets when it names none: 1024 for CoT formats (and the
     task-specific planning formats, whose plans and explanations outgrow 256), 256 for direct ones."""
     return 1024 if prompt not in FORMATS or Format.parse(prompt).cot else 256
+# Samples per item, at most: the item's K samples are judged together in memory and a sampled cell's
+# curves are computed over them, so K is bounded; 1024 is far past where maj@k curves flatten.
+MAX_SAMPLES = 1024
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,11 @@ class CellSpec:
         object.__setattr__(self, "vote", vote)
         if self.samples < 1:
             raise PolarisError(f"--samples must be at least 1 (got {self.samples})")
+        if self.samples > MAX_SAMPLES:
+            raise PolarisError(f"--samples is at most {MAX_SAMPLES} (got {self.samples})")
+        for name, value in (("temperature", self.temperature), ("top-p", self.top_p)):
+            if value is not None and not math.isfinite(value):
+                raise PolarisError(f"--{name} must be a finite number (got {value})")
         if self.samples > 1 and self.temperature == 0:
             raise PolarisError("--samples > 1 needs --temperature > 0 (greedy samples are all the same)")
         if vote != "majority" and not (vote.startswith("complex-top-") and vote[12:].isdigit() and int(vote[12:]) > 0):
@@ -119,6 +128,10 @@ class CellSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CellSpec:
         d = dict(d)
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:  # a run stored by a newer Polaris: its cell means something this version cannot rebuild
+            raise PolarisError(f"run {d.get('model')}/{d.get('task')} was stored by a newer Polaris (its cell has"
+                               f" {', '.join(unknown)}); upgrade Polaris to use it")
         d["task_options"] = tuple(tuple(kv) for kv in d.get("task_options", ()))
         d["think_tags"] = tuple(tuple(pair) for pair in d.get("think_tags", ()))
         return cls(**d)

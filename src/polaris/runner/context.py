@@ -9,16 +9,19 @@ sample (index 0) whose `data` holds the per-continuation log-probs and token cou
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
-
-import hashlib
 
 from polaris.models.base import Backend, Decoding, GenRequest, LoglikRequest, RequestContext, RequestFailed
 from polaris.prompts.render import Prompt
 from polaris.runner.budget import Budget
 from polaris.store.store import SampleRow, Store, canonical_json
 from polaris.store.writer import StoreWriter
+
+
+MAX_N_PER_CALL = 128  # samples asked in one call (the OpenAI API's limit); more are asked in several calls
 
 
 def thinking_data(choice: Any) -> dict[str, Any] | None:
@@ -42,6 +45,8 @@ class CallStats:
     attempts: int = 0  # including retries
     failed: int = 0  # calls that exhausted their retry budget
     cached: int = 0  # samples served from the store
+    answered: int = 0  # calls that returned a response
+    quirks: dict[str, str] = field(default_factory=dict)  # what the server does differently ("n": ...)
 
 
 @dataclass
@@ -53,7 +58,9 @@ class SolveContext:
     writer: StoreWriter | None = None  # group-commit writer; None: write synchronously
     stats: CallStats = field(default_factory=CallStats)
     budget: Budget | None = None  # token/request caps, checked before each call (runner/budget.py)
+    monitor: Any = None  # runner.monitor.Monitor: says each server quirk once per command
     _params: dict[Decoding, dict[str, Any]] = field(default_factory=dict, repr=False)  # Decoding.params() memo
+    _poll: dict[str, float] = field(default_factory=dict, repr=False)  # per request: next wait for a lease
 
     def request_body(self, prompt: Prompt, decoding: Decoding, item: str | None = None) -> dict[str, Any]:
         if "imported" in self.identity:  # responses someone else got: keyed by source and item (importers/keys.py)
@@ -103,11 +110,47 @@ class SolveContext:
                 count += 1
             if not self.backend.supports_n:
                 count = 1
+            count = min(count, MAX_N_PER_CALL)
+            leased = await self._lease(h)
+            if not leased or self.writer is not None:
+                # Another process is sending this request (or stored it since we looked): take its samples.
+                fresh = self.store.samples(h)
+                if any(i in fresh for i in missing):
+                    self.stats.cached += sum(1 for i in missing if i in fresh)
+                    have.update(fresh)
+                    if leased:
+                        self._release(h)
+                    continue
+                if not leased:
+                    continue
             got = await self._call(h, body, blob, GenRequest(prompt, decoding, count, first, context))
             if not got:
                 # A server that ignores `n` returned nothing new: ask one sample at a time.
                 raise RequestFailed("bad_body", "the server returned no choices", 1)
             have.update(got)
+
+    async def _lease(self, h: str) -> bool:
+        """Take the request's lease in the store (store/leases.py), so that another process on the same
+        store does not send it too. False after a short wait while a live process holds it; the
+        caller then looks for the samples it stored."""
+        lease = getattr(self.writer, "lease", None)
+        if lease is None:  # no store writer here (a Ray worker: its driver plans what is sent)
+            return True
+        if await lease(h):
+            return True
+        await asyncio.sleep(self._poll.get(h, 0.05))
+        self._poll[h] = min(1.0, 2 * self._poll.get(h, 0.05))
+        return False
+
+    def _release(self, h: str) -> None:
+        release = getattr(self.writer, "release", None)
+        if release is not None:
+            release(h)
+
+    def _quirk(self, key: str, message: str) -> None:
+        self.stats.quirks.setdefault(key, message)
+        if self.monitor is not None:
+            self.monitor.notice(key, message)
 
     async def record(self, **call: Any) -> None:
         """Persist a call: through the group-commit writer when there is one."""
@@ -128,7 +171,11 @@ class SolveContext:
     async def _call(self, h: str, body: dict[str, Any], blob: str, req: GenRequest) -> dict[int, SampleRow]:
         assert self.backend is not None
         # Raises BudgetExhausted before anything is sent; the item is left for the next run.
-        ticket = await self.budget.admit(req.prompt, req.n, req.decoding.max_tokens) if self.budget else 0
+        try:
+            ticket = await self.budget.admit(req.prompt, req.n, req.decoding.max_tokens) if self.budget else 0
+        except BaseException:
+            self._release(h)
+            raise
         self.stats.calls += 1
         try:
             res = await self.backend.generate(req)
@@ -137,11 +184,18 @@ class SolveContext:
                 self.budget.settle(ticket, None, req.prompt, [])
             await self._record_failure(h, body, blob, req.first_index, req.n, exc)
             raise
-        except BaseException:
+        except BaseException as exc:
             if self.budget:  # cancelled or unusable backend: free the reservation for the calls waiting on it
                 self.budget.settle(ticket, None, req.prompt, [])
+            self._release(h)
+            if isinstance(exc, asyncio.CancelledError):
+                self.stats.calls -= 1  # abandoned (the cell stopped): counted neither as sent nor as failed
             raise
         self.stats.attempts += res.attempts
+        self.stats.answered += 1
+        if 0 < len(res.choices) < req.n:
+            self._quirk("n", f"{self.identity.get('model', 'the server')} ignores `n` (asked for {req.n} samples in"
+                             f" one call, got {len(res.choices)}); Polaris asks again for the missing ones")
         if self.budget:
             self.budget.settle(ticket, res.usage, req.prompt, [c.text + (c.reasoning or "") for c in res.choices])
         rows = [
@@ -166,6 +220,16 @@ class SolveContext:
             return h, have[0]
         if self.backend is None:
             raise CacheMiss(h)
+        while True:
+            leased = await self._lease(h)
+            have = self.store.samples(h)
+            if 0 in have and have[0].data is not None:
+                if leased:
+                    self._release(h)
+                self.stats.cached += 1
+                return h, have[0]
+            if leased:
+                break
         self.stats.calls += 1
         try:
             res = await self.backend.loglik(LoglikRequest(context, continuations, origin))
@@ -175,7 +239,13 @@ class SolveContext:
         except RequestFailed as exc:
             await self._record_failure(h, body, blob, 0, 1, exc)
             raise
+        except BaseException as exc:
+            self._release(h)
+            if isinstance(exc, asyncio.CancelledError):
+                self.stats.calls -= 1
+            raise
         self.stats.attempts += res.attempts
+        self.stats.answered += 1
         data = {"logprobs": [float(x) for x in res.logprobs], "tokens": list(res.tokens), "greedy": list(res.greedy)}
         from polaris.runner.loglik import best_option  # which imports this module
 

@@ -53,6 +53,10 @@ def sampling_summary(rows: Sequence[ResultRow], headline: str = "micro") -> dict
     groups = [r.group for r in scored]
     macro = headline == "macro" and len(set(groups)) > 1
     out: dict[str, Any] = {"samples_per_item": K, "maj_at_exact": curves.exact}
+    if all(r.data.get("identical_samples") for r in scored):
+        # Every item's K samples are one text (a server that ignores temperature): the curves are flat by
+        # construction, not a finding. Tables, JSON and the report say so.
+        out["sampling_degenerate"] = True
     for name, est, values in (("maj_at", curves.maj_at, curves.item_maj_at),
                               ("pass_at", curves.pass_at, curves.item_pass_at)):
         means, cis = {}, {}

@@ -27,6 +27,7 @@ from typing import Any
 from polaris.errors import PolarisError
 from polaris.models.registry import BackendOptions, make_backend
 from polaris.runner.budget import Budget
+from polaris.runner.monitor import Monitor
 from polaris.runner.runner import CellRun, PreparedCell, Progress, run_cell
 from polaris.store.store import Store
 
@@ -74,6 +75,7 @@ class LocalExecutor(Executor):
         self.opts = opts
         self.concurrency = concurrency
         self.backends: dict[str, Any] = {}
+        self.monitor = Monitor()  # one per command: each server quirk is said once (runner/monitor.py)
 
     async def start(self, models: Sequence[str]) -> None:
         for model in models:
@@ -85,6 +87,8 @@ class LocalExecutor(Executor):
     async def run(self, cells: Sequence[PreparedCell], store: Store, *, bar: BarFactory | None = None,
                   budget: Budget | None = None) -> list[CellRun]:
         await self.start(list(dict.fromkeys(c.spec.model for c in cells)))
+        if bar is not None and getattr(bar, "notice", None) is not None:
+            self.monitor.emit = bar.notice
         runs = []
         for cell in cells:
             update = bar(self.describe(cell), len(cell.items)) if bar is not None else None
@@ -93,7 +97,7 @@ class LocalExecutor(Executor):
             wanted = max(self.concurrency, getattr(backend, "in_flight", 0))
             with self.hold(cell):
                 runs.append(await run_cell(cell, store=store, backend=backend, concurrency=wanted,
-                                           on_progress=update, budget=budget))
+                                           on_progress=update, budget=budget, monitor=self.monitor))
         return runs
 
     def describe(self, cell: PreparedCell) -> str:

@@ -366,6 +366,8 @@ class RayExecutor(Executor):
                 state.stats.attempts += stats.attempts
                 state.stats.failed += stats.failed
                 state.stats.cached += stats.cached
+                state.stats.answered += stats.answered
+                state.stats.quirks.update(stats.quirks)
                 continue
             batch, calls, finished = payload
             if calls:  # committed before the worker's solvers go on, and before their items count

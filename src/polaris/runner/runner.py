@@ -25,6 +25,8 @@ from polaris.runner.cell import CellSpec
 from polaris.runner.compute import cell_compute, cell_latency, round_records, spec_budget
 from polaris.runner.context import CacheMiss, CallStats, SolveContext
 from polaris.runner.judge import judge
+from polaris.runner.monitor import Monitor, Ticker, error_reasons, identical_samples
+from polaris.runner.refusal import CellRefused, FirstRequests
 from polaris.runner.summary import summarize
 from polaris.store.store import ResultRow, Store
 from polaris.store.writer import StoreWriter
@@ -44,6 +46,7 @@ class CellRun:
     manifest: dict[str, Any]
     stats: CallStats
     stopped: str | None = None  # why items were left unasked (budget); None: the cell ran in full
+    refused: str | None = None  # the server refused the cell's first requests for good (runner/refusal.py)
 
 
 def load_task(spec: CellSpec) -> Task:
@@ -151,6 +154,7 @@ async def solve_items(cell: PreparedCell, ctx: SolveContext, indices: Sequence[i
 
     Failed requests (retry budget exhausted, or a response missing from a cache-only context) become
     the item's outcome, never an exception; anything else (401, unreachable) stops the whole cell.
+    Permanent refusals of the cell's first requests raise CellRefused (with the outputs so far).
     An item whose call would exceed a token/request budget is left out (not an error): the next run
     picks it up.
     """
@@ -158,6 +162,10 @@ async def solve_items(cell: PreparedCell, ctx: SolveContext, indices: Sequence[i
     solve = solver_for(cell)
     outputs: dict[int, Any] = {}
     todo = iter(indices)
+    first = FirstRequests(len(indices))
+    name = f"{spec.model} {task.name} {spec.prompt}"
+    hint = ("; --scoring loglik needs /completions with a list of prompts, echo and logprobs (as vLLM serves it)"
+            if spec.scoring == "loglik" else "")
 
     async def worker() -> None:
         for i in todo:
@@ -176,13 +184,17 @@ async def solve_items(cell: PreparedCell, ctx: SolveContext, indices: Sequence[i
             outputs[i] = out
             if on_item is not None:
                 on_item(i, out)
+            first.check(out, ctx.stats.answered, name, hint)
 
     try:
         async with asyncio.TaskGroup() as tg:
             for _ in range(max(1, min(concurrency, len(indices)))):
                 tg.create_task(worker())
     except BaseExceptionGroup as group:
-        raise first_error(group) from None
+        error = first_error(group)
+        if isinstance(error, CellRefused):
+            error.outputs = outputs
+        raise error from None
     return outputs
 
 
@@ -193,7 +205,7 @@ def first_error(group: BaseExceptionGroup) -> BaseException:
 
 
 def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs: Sequence[Any],
-                stats: CallStats, seconds: float, budget: Budget | None = None) -> CellRun:
+                stats: CallStats, seconds: float, budget: Budget | None = None, refused: str | None = None) -> CellRun:
     """Judge the outputs (None: item not asked), store the item results and the summary (in the
     manifest), return the run."""
     spec, task, items = cell.spec, cell.task, cell.items
@@ -205,6 +217,8 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
         row.idx = i  # dataset position, also when some items were left unasked
         if items[i].meta:  # level, subject, category: breakdowns from the store alone
             row.data["meta"] = dict(items[i].meta)
+        if identical_samples(outputs[i]):  # K samples, one text: maj@k and pass@k cannot vary (curves.py)
+            row.data["identical_samples"] = True
     store.put_results(spec.run_id, rows)
     summary = summarize(rows, headline=task.headline)
     if task.summarize is not None:  # task-specific metrics (planning), beside the generic ones
@@ -221,13 +235,19 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
     # Tokens per item and sample, truncation, latency, budget check (runner/compute.py, docs/compute.md).
     summary["compute"] = cell_compute(rows, spec_budget(spec), round_records(store, rows))
     summary["latency"] = cell_latency(store, rows, calls)  # wall-clock seconds per item and sample (volatile)
+    if summary["errors"]:
+        summary["error_reasons"] = error_reasons(rows)
+    if stats.quirks:
+        summary["quirks"] = dict(stats.quirks)
+    if refused is not None:
+        summary["refused"] = refused
     stopped = None
     if len(asked) < len(items):
         stopped = budget.exhausted if budget is not None and budget.exhausted else "not asked"
         summary.update(stopped=stopped, remaining=len(items) - len(asked))
     info["summary"] = {k: v for k, v in summary.items() if k != "groups"}
     store.put_run(spec.run_id, spec.label, spec.as_dict(), info)
-    return CellRun(spec, task, rows, summary, info, stats, stopped)
+    return CellRun(spec, task, rows, summary, info, stats, stopped, refused)
 
 
 async def run_cell(
@@ -241,6 +261,7 @@ async def run_cell(
     concurrency: int = 32,
     on_progress: Progress | None = None,
     budget: Budget | None = None,
+    monitor: Monitor | None = None,
 ) -> CellRun:
     """Run (or, with backend=None, rescore from the store) one cell.
 
@@ -252,21 +273,35 @@ async def run_cell(
     identity = identity if identity is not None else backend.identity()  # type: ignore[union-attr]
     info = open_cell(cell, store, identity)
     writer = StoreWriter(store.path).start() if backend is not None else None
-    ctx = SolveContext(store, backend, identity, cell.spec.run_id, writer, budget=budget)
+    monitor = monitor if monitor is not None else Monitor()
+    ctx = SolveContext(store, backend, identity, cell.spec.run_id, writer, budget=budget, monitor=monitor)
     done = errors = 0
 
     def on_item(i: int, out: Any) -> None:
         nonlocal done, errors
         done += 1
         errors += isinstance(out, RequestFailed)
+        monitor.item(cell.spec, out)
         if on_progress is not None:
             on_progress(done, len(cell.items), errors)
+        if tick is not None:
+            tick.tick(at_most_every=0.1)
 
+    status = getattr(on_progress, "status", None)  # the bar's status line (cli/display.py), if it has one
+    tick = Ticker(monitor, backend, status) if status is not None and backend is not None else None
+    ticker = asyncio.ensure_future(tick.run()) if tick is not None else None
     started = time.time()
+    refused = None
     try:
         got = await solve_items(cell, ctx, range(len(cell.items)), concurrency=concurrency, on_item=on_item)
+    except CellRefused as exc:
+        got, refused = exc.outputs, str(exc)
     finally:
+        if ticker is not None:
+            ticker.cancel()
         if writer is not None:
             writer.close()
+    if refused is not None and status is not None:
+        status("stopped: the server refused the first requests")
     return finish_cell(cell, store, info, [got.get(i) for i in range(len(cell.items))], ctx.stats,
-                       time.time() - started, budget)
+                       time.time() - started, budget, refused)

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from polaris.errors import PolarisError
-
-SCHEMA_VERSION = "1"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
+from polaris.store import health, leases
+from polaris.store.health import SCHEMA_VERSION, StoreError  # noqa: F401 - re-exported
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,7 +42,7 @@ CREATE TABLE IF NOT EXISTS results (
   extracted INTEGER, error TEXT, answer TEXT, gold TEXT, data TEXT,
   PRIMARY KEY (run, item)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS results_run_idx ON results (run, idx);
-"""
+""" + leases.SCHEMA
 
 
 def canonical_json(obj: Any) -> str:
@@ -89,43 +88,24 @@ class ResultRow:
     data: dict[str, Any]
 
 
-def _check_is_polaris(path: Path) -> bool:
-    """True if the file is an existing Polaris store, False if it is new/empty; error otherwise."""
-    if not path.exists() or path.stat().st_size == 0:
-        return False
-    with path.open("rb") as fh:
-        head = fh.read(16)
-    if head != _SQLITE_MAGIC:
-        raise PolarisError(f"{path} is not a Polaris store (not an SQLite database); choose another --store")
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
-    try:
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            return False  # another process is creating it right now
-        row = con.execute("SELECT value FROM meta WHERE key='app'").fetchone() if "meta" in tables else None
-    except sqlite3.DatabaseError:
-        row = None
-    finally:
-        con.close()
-    if not row or row[0] != "polaris":
-        raise PolarisError(f"{path} is an SQLite database but not a Polaris store; choose another --store")
-    return True
-
-
 class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False, known: bool = False) -> None:
         """Open (or create) a store. `known=True` skips the file check for a store this process has
         already opened: reading the file with plain `open()` and closing it would drop the POSIX locks
         SQLite holds on it for the other connection (SQLite's "how to corrupt", section 2.2)."""
         self.path = Path(path)
-        exists = True if known else _check_is_polaris(self.path)
+        version = SCHEMA_VERSION if known else health.inspect(self.path)
+        exists = version is not None
         if readonly and not exists:
             raise PolarisError(f"no Polaris store at {self.path} (run `polaris run` first, or pass --store)")
         if not exists and self.path.parent and not self.path.parent.exists():
             raise PolarisError(f"cannot create store {self.path}: directory {self.path.parent} does not exist")
-        uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
+        health.remember(self.path)
         try:
-            self.db = sqlite3.connect(uri, uri=readonly, timeout=60, isolation_level=None, check_same_thread=False)
+            if readonly:
+                self.db = health.open_readonly(self.path)
+            else:
+                self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout=60000")
             if not readonly:
                 if not exists:
@@ -140,8 +120,10 @@ class Store:
                 if mode != "wal":
                     raise PolarisError(f"cannot open store {self.path} in WAL mode (is it on a network filesystem?)")
                 self.db.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.OperationalError as exc:
-            raise PolarisError(f"cannot open store {self.path}: {exc}") from None
+                if exists and version < SCHEMA_VERSION:
+                    health.migrate(self.db, version)
+        except sqlite3.Error as exc:
+            raise health.describe(exc, self.path) from None
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -163,6 +145,7 @@ class Store:
         """Persist one call to a backend (its samples if it succeeded, its error if not) atomically."""
         with self.transaction():
             self.write_call(request_hash=request_hash, request=request, **kwargs)
+        health.count_kept(len(kwargs.get("samples", ())))
 
     def write_call(
         self,
@@ -178,8 +161,10 @@ class Store:
         latency: float | None = None,
         usage: dict[str, Any] | None = None,
         body_json: str | None = None,
+        holder: str | None = None,
     ) -> None:
-        """The inserts of `record_call`, inside the caller's transaction."""
+        """The inserts of `record_call`, inside the caller's transaction; `holder`'s lease on the request
+        (store/leases.py) is released with them."""
         now = time.time()
         self.db.execute(
             "INSERT OR IGNORE INTO requests VALUES (?, ?, ?, ?, ?, ?)",
@@ -207,6 +192,8 @@ class Store:
                 for s in samples
             ],
         )
+        if holder is not None:
+            leases.release(self.db, request_hash, holder)
 
     def request(self, request_hash: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT body FROM requests WHERE hash=?", (request_hash,)).fetchone()
@@ -281,6 +268,7 @@ class Store:
         return [RunRow(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5]) for r in rows]
 
     def put_results(self, run_id: str, results: Iterable[ResultRow]) -> None:
+        results = list(results)
         with self.transaction():
             self.db.executemany(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -290,6 +278,7 @@ class Store:
                     for r in results
                 ],
             )
+        health.count_kept(len(results))
 
     def results(self, run_id: str, items: Iterable[str] | None = None) -> list[ResultRow]:
         rows = self.db.execute(
@@ -321,5 +310,14 @@ class _Tx:
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if not self.joined:
-            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if self.joined:
+            return  # the outer transaction commits or rolls back
+        if exc_type is not None:
+            self.db.execute("ROLLBACK")
+            return
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            if self.db.in_transaction:  # a COMMIT that failed (a full disk) leaves the transaction open
+                self.db.execute("ROLLBACK")
+            raise
