@@ -45,6 +45,9 @@ def _data(tmp: Path) -> None:
             for i in range(300):
                 fh.write(json.dumps({"question": f"What is {i} plus {2 * i}?",
                                      "answer": f"{i} + {2 * i} = {3 * i}\n#### {3 * i}"}) + "\n")
+    from conftest import write_gsm8k_prompt
+
+    write_gsm8k_prompt(data)
     os.environ["POLARIS_DATA_DIR"] = str(data)
 
 

@@ -45,15 +45,28 @@ GSM8K_ROWS = [
 ]
 
 
+def write_gsm8k_prompt(root: Path) -> Path:
+    """GSM8K's default few-shot prompt where the task reads it (cot_hub_prompts/gsm8k/lib_prompt/
+    prompt_original.txt, in the hub's layout): 8 made-up exemplars standing in for Wei et al.'s."""
+    path = root / "cot_hub_prompts" / "gsm8k" / "lib_prompt" / "prompt_original.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n\n".join(
+        f"Question: Pat has {k} marbles and finds {k + 1} more. How many marbles does Pat have?\n"
+        f"Let's think step by step\nPat starts with {k} marbles.\n{k} + {k + 1} = {2 * k + 1}.\n"
+        f"The answer is {2 * k + 1}." for k in range(1, 9)) + "\n")
+    return path
+
+
 @pytest.fixture
 def tiny_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A data dir with a six-item GSM8K (test) and the same six as train."""
+    """A data dir with a six-item GSM8K (test), the same six as train, and a default prompt file."""
     root = tmp_path / "data"
     (root / "gsm8k").mkdir(parents=True)
     for split in ("test", "train"):
         with (root / "gsm8k" / f"{split}.jsonl").open("w") as fh:
             for q, a in GSM8K_ROWS:
                 fh.write(json.dumps({"question": q, "answer": a}) + "\n")
+    write_gsm8k_prompt(root)
     monkeypatch.setenv("POLARIS_DATA_DIR", str(root))
     return root
 
@@ -121,6 +134,7 @@ def write_gsm8k(root: Path, n: int) -> Path:
                 a, b = 3 * i + 1, 7 * i + 2
                 fh.write(json.dumps({"question": f"[{split} {i}] What is {a} plus {b}?",
                                      "answer": f"{a} + {b} = <<{a}+{b}={a + b}>>{a + b}\n#### {a + b}"}) + "\n")
+    write_gsm8k_prompt(root)
     return root
 
 

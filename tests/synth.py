@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from conftest import answers_for, cli_env, polaris
+from conftest import answers_for, cli_env, polaris, write_gsm8k_prompt
 from fakeserver import FakeOpenAI, Policy
 
 SIZES = [1e8, 3e8, 1e9, 3e9, 1e10, 3e10, 1e11]
@@ -38,6 +38,7 @@ def write_sums(root: Path, n: int = 120) -> Path:
                 a, b = 10007 * (i + 3) % 90000 + 10000, 7919 * (i + 5) % 90000 + 10000
                 fh.write(json.dumps({"question": f"[{split} {i}] What is {a} plus {b}?",
                                      "answer": f"{a} + {b} = {a + b}\n#### {a + b}"}) + "\n")
+    write_gsm8k_prompt(root)
     return root
 
 

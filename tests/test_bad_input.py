@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import answers_for, cli_env, polaris, write_gsm8k
+from conftest import answers_for, cli_env, polaris, write_gsm8k, write_gsm8k_prompt
 from fakeserver import FakeOpenAI, Policy
 
 
@@ -50,6 +50,7 @@ def world(tmp_path_factory):
         d.mkdir(parents=True)
         (d / "test.jsonl").write_bytes(content)
         (d / "train.jsonl").write_bytes((data / "gsm8k" / "train.jsonl").read_bytes())
+        write_gsm8k_prompt(root / name)
         bad[name] = root / name
     # MMLU-style CSV files (headerless: question, four options, answer letter).
     good_row = b'"Which is a bone?",femur,liver,"heart, left",lung,A\n'

@@ -164,7 +164,8 @@ def test_hung_and_stalled_requests_are_resent_long_before_the_timeout(data20, tm
 
 def test_a_server_that_does_not_stream_falls_back_to_the_timeout(data20, tmp_path):
     answers = answers_for("gsm8k")
-    with FakeOpenAI(Policy(answers=answers, stream=False, faults={"hang": 0.1}, hang_seconds=30)) as server:
+    # Faults are seeded by request: at 0.3 some of the 20 requests hang whatever the prompts are.
+    with FakeOpenAI(Policy(answers=answers, stream=False, faults={"hang": 0.3}, hang_seconds=30)) as server:
         proc = _run(server.base_url, tmp_path / "s.db", data20, "--timeout", "2")
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout)["results"][0]

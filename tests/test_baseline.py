@@ -25,7 +25,10 @@ def row(correct, chance, group="", samples=1, **data):
 
 def test_item_chance_analytic_and_monte_carlo():
     assert item_chance(ChoiceScorer(), Item("m", "q", "(B)", choices=("a", "b", "c", "d"))) == (0.25, "analytic")
-    assert item_chance(NumericScorer(), Item("g", "q", "7")) == (0.0, "analytic")
+    # GSM8K: the rate at which the random answers (an integer in 0..10^j) hit the gold, exactly.
+    assert item_chance(NumericScorer(), Item("g", "q", "7")) == (pytest.approx(sum(1 / (4 * (10**j + 1)) for j in
+                                                                                    range(1, 5))), "analytic")
+    assert item_chance(NumericScorer(), Item("g", "q", "2.5")) == (0.0, "analytic")
     # BBH object counting: random counts 0-20 hit the gold 1 time in 21; no closed form is claimed.
     count = Item("c", "I have a cat and two dogs. How many animals do I have?", "3", meta={"kind": "number"})
     value, method = item_chance(BBHScorer(), count, draws=4000)

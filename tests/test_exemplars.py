@@ -7,7 +7,7 @@ import sqlite3
 import statistics
 
 import pytest
-from conftest import answers_for, cli_env, polaris
+from conftest import answers_for, cli_env, polaris, write_gsm8k_prompt
 from fakeserver import FakeOpenAI, Policy
 
 from polaris.prompts.exemplars import select
@@ -29,6 +29,7 @@ def varied_data(tmp_path, monkeypatch):
         for i, n in enumerate(STEPS):
             lines = "\n".join(f"step {j} of train {i}" for j in range(n))
             fh.write(json.dumps({"question": f"Train question {i}?", "answer": f"{lines}\n#### {i}"}) + "\n")
+    write_gsm8k_prompt(root)
     monkeypatch.setenv("POLARIS_DATA_DIR", str(root))
     return root
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import cli_env, polaris
 
-from polaris.tasks.fetch import GITHUB_RAW, sources
+from polaris.tasks.fetch import GITHUB_RAW, sources, wanted
 
 
 @pytest.fixture
@@ -37,14 +37,18 @@ def _publish(root: Path, dataset: str, source_dir: Path) -> None:
 def test_fetch_gsm8k_then_run_on_it(shared_data, mirror, tmp_path):
     root, url = mirror
     _publish(root, "gsm8k", shared_data / "gsm8k")
+    _publish(root, "cot_hub_prompts", shared_data / "cot_hub_prompts")
     dest = tmp_path / "cache-data"
     env = cli_env(POLARIS_DATA_DIR=str(dest))
     missing = polaris("run", "-m", "baseline/gold", "--store", str(tmp_path / "s.db"), env=env)
     assert missing.returncode == 2 and "polaris data fetch gsm8k" in missing.stderr
     proc = polaris("data", "fetch", "gsm8k", "--mirror", url, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "2 file(s) downloaded" in proc.stdout
+    assert "3 file(s) downloaded" in proc.stdout  # the test and train files, and the default prompt's file
     assert (dest / "gsm8k" / "test.jsonl").read_bytes() == (shared_data / "gsm8k" / "test.jsonl").read_bytes()
+    prompt = "cot_hub_prompts/gsm8k/lib_prompt/prompt_original.txt"
+    assert (dest / prompt).read_bytes() == (shared_data / prompt).read_bytes()
+    assert not (dest / "cot_hub_prompts" / "MMLU").exists()  # only the hub file GSM8K's default reads
     again = polaris("data", "fetch", "gsm8k", "--mirror", url, env=env)
     assert "0 file(s) downloaded" in again.stdout
     status = polaris("data", "status", env=env)
@@ -55,7 +59,7 @@ def test_fetch_gsm8k_then_run_on_it(shared_data, mirror, tmp_path):
 
 def test_fetch_rejects_a_tampered_file_and_writes_nothing(mirror, tmp_path):
     root, url = mirror
-    for f in sources()["gsm8k"]:
+    for _, f in wanted("gsm8k"):
         remote = root / f.url.removeprefix(GITHUB_RAW)
         remote.parent.mkdir(parents=True, exist_ok=True)
         remote.write_text('{"question": "tampered", "answer": "#### 1"}\n')

@@ -280,3 +280,29 @@ def test_the_checkpoints_generation_defaults_are_not_applied(tiny, reference, tm
             await b.close()
 
     assert asyncio.run(go()).choices[0].text == greedy(ids, 16)  # greedy means greedy
+
+
+@pytest.mark.parametrize("add_bos", [True, False])
+def test_loglik_context_starts_as_the_tokenizer_does_and_says_so(tmp_path, add_bos):
+    """Contexts are tokenised with the tokenizer's default special tokens: a BOS where it adds one (Llama),
+    none where it does not (GPT-2, Pythia; lm-eval adds none for either). Each stored score says which."""
+    path = build(tmp_path / f"bos-{add_bos}", add_bos=add_bos)
+    tok = AutoTokenizer.from_pretrained(path)
+    backend = HFBackend(str(path), device="cpu", dtype="float32")
+
+    async def go():
+        try:
+            return await backend.loglik(LoglikRequest("Q: which? The answer is", (" (A)", " (B)")))
+        finally:
+            await backend.close()
+
+    res = asyncio.run(go())
+    assert res.bos is add_bos
+    ids = tok("Q: which? The answer is").input_ids
+    assert (ids[0] == tok.bos_token_id) is add_bos
+    model = AutoModelForCausalLM.from_pretrained(path).eval()
+    whole = tok("Q: which? The answer is (A)").input_ids
+    with torch.no_grad():
+        lp = model(torch.tensor([whole])).logits[0].log_softmax(-1)
+    assert res.logprobs[0] == pytest.approx(sum(lp[j - 1, whole[j]].item() for j in range(len(ids), len(whole))),
+                                            abs=1e-4)

@@ -69,9 +69,11 @@ def test_followup_continues_the_conversation():
 
 def test_gsm8k_exemplars_strip_calculator_notes(tiny_data):
     task = get_task("gsm8k")
-    ex = select(task, "", "default")
+    ex = task.dataset.pool("")  # training solutions, the pool complex/random exemplars come from
     assert ex[0].rationale == "Tom has 3 + 4 = 7 apples." and ex[0].answer == "7"
     assert all("<<" not in e.rationale for e in ex)
+    default = select(task, "", "default")  # the hub prompt file in the data dir (Wei et al.'s 8 exemplars)
+    assert len(default) == 8 and default[0].id == "prompt_original.txt#0"
 
 
 def test_complex_and_random_selection(shared_data):

@@ -261,3 +261,69 @@ def test_cli_errors_and_secrets(cluster, world, tmp_path):
     db.close()
     leaked = [str(p) for p in files if b"TOPSECRET" in p.read_bytes()]
     assert leaked == []
+
+
+GRID = """\
+name: ray-grid
+models: [openai/fake-model]
+tasks: [gsm8k]
+prompts: [fewshot-cot, zeroshot-cot]
+limit: 60
+strategies:
+  greedy: {}
+  sc3: {samples: 3, temperature: 0.7}
+  comp: {api: completions}
+contrasts:
+  - sc3 vs greedy
+"""
+
+
+def _grid(path, store, server, *extra, cluster=None):
+    ray_args = ("--executor", "ray", "--ray-address", cluster, "--concurrency", "8") if cluster else ()
+    return ("experiment", "run", str(path), "--store", str(store), "--base-url", server.base_url, "--json",
+            "--no-progress", *ray_args, *extra)
+
+
+def _cells(doc):
+    return [(c["run_id"], c["state"], c["summary"]["accuracy"] if c["summary"] else None) for c in doc["cells"]]
+
+
+def test_experiment_grid_on_ray_with_cache_resume_and_budget_caps(cluster, world, tmp_path):
+    """`polaris experiment run --executor ray`: the local executor's results; a rerun sends nothing; the
+    budget caps hold across the workers (exit 3, then the same command resumes) and each cell's API is its own."""
+    env = cli_env(POLARIS_DATA_DIR=str(world["data"]))
+    path = tmp_path / "grid.yaml"
+    path.write_text(GRID)
+    per_grid = 6 * 60  # six cells (two prompts x three strategies), one request per item each
+    with FakeOpenAI(Policy(answers=world["answers"], wrong_every=3, p_correct=0.6)) as server:
+        local = polaris(*_grid(path, tmp_path / "local.db", server), env=env, check=True)
+        distributed = polaris(*_grid(path, tmp_path / "ray.db", server, cluster=cluster), env=env, check=True)
+        assert server.hits["chat"] + server.hits["completions"] == 2 * per_grid
+        assert _cells(json.loads(distributed.stdout)) == _cells(json.loads(local.stdout))
+        assert _rows(tmp_path / "ray.db") == _rows(tmp_path / "local.db")
+        again = json.loads(polaris(*_grid(path, tmp_path / "ray.db", server, cluster=cluster), env=env,
+                                   check=True).stdout)
+        assert server.hits["chat"] + server.hits["completions"] == 2 * per_grid  # all cached
+        assert again["budget"]["requests_sent"] == 0
+        manifests = [json.loads(m) for (m,) in sqlite3.connect(tmp_path / "ray.db").execute("SELECT manifest FROM runs")]
+        assert sorted(m["backend"]["api"] for m in manifests) == ["chat"] * 4 + ["completions"] * 2
+        assert {inv["executor"] for m in manifests for inv in m["invocations"]} == {"ray"}
+
+        # Budget caps on a fresh store: exact across the two workers, resumable.
+        before = server.hits["chat"] + server.hits["completions"]
+        store = tmp_path / "capped.db"
+        stopped = polaris(*_grid(path, store, server, "--max-requests", "45", cluster=cluster), env=env)
+        assert stopped.returncode == 3, stopped.stderr
+        doc = json.loads(stopped.stdout)
+        assert doc["budget"]["requests_sent"] == 45
+        assert server.hits["chat"] + server.hits["completions"] - before == 45
+        assert doc["stopped"]["items_left"] == per_grid - 45
+        status = json.loads(polaris("experiment", "status", str(path), "--store", str(store), "--json", env=env,
+                                    check=True).stdout)
+        assert sum(c["scored"] for c in status["cells"]) == 45 and "partial" in {c["state"] for c in status["cells"]}
+        tokens = polaris(*_grid(path, store, server, "--max-tokens", "20000", cluster=cluster), env=env)
+        assert tokens.returncode == 3, tokens.stderr
+        assert 0 < json.loads(tokens.stdout)["budget"]["tokens_spent"] <= 20000
+        done = polaris(*_grid(path, store, server, cluster=cluster), env=env, check=True)
+        assert server.hits["chat"] + server.hits["completions"] - before == per_grid  # nothing asked twice
+    assert _cells(json.loads(done.stdout)) == _cells(json.loads(local.stdout))

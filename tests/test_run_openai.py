@@ -83,7 +83,7 @@ def test_store_keeps_requests_responses_and_manifest_but_not_the_key(tiny_data, 
     assert latency > 0 and json.loads(usage)["completion_tokens"] == 8
     (manifest,) = db.execute("SELECT manifest FROM runs").fetchone()
     m = json.loads(manifest)
-    assert m["exemplars"]["ids"][""] == [f"gsm8k/train/{i}" for i in range(6)]
+    assert m["exemplars"]["ids"][""] == [f"prompt_original.txt#{i}" for i in range(8)]
     assert len(m["dataset"]["sha256"]) == 64 and m["scorer_version"] and m["polaris_version"]
     dump = "\n".join(db.iterdump())
     assert key not in dump and key not in proc.stdout + proc.stderr

@@ -240,7 +240,9 @@ def test_gold_and_random_answers_are_well_formed():
     scorer = MathScorer()
     it = Item(id="x", question="q", target="90\\text{ square\nunits}")
     assert "\n" not in scorer.gold(it)
-    assert scorer.chance(it) == 0.0
+    # The chance level is the rate of the random answers (integers 0..100): "90" is right here.
+    assert scorer.score("90", it) == 1.0 and scorer.chance(it) == pytest.approx(1 / 101)
+    assert scorer.chance(Item(id="y", question="q", target="\\frac{1}{2}")) == 0.0
     assert scorer.random_answer(it, random.Random(1)).isdigit()
 
 

@@ -128,14 +128,17 @@ def test_an_old_store_is_brought_up_to_date(tmp_path, data):
     with closing(sqlite3.connect(store)) as db:  # as the first Polaris wrote it: schema 1, no lease tables
         db.execute("DROP TABLE leases")
         db.execute("DROP TABLE holders")
+        db.execute("DROP TABLE invocations")  # schema 3: run histories
+        db.execute("DROP TABLE result_sources")
         db.execute("UPDATE meta SET value='1' WHERE key='schema'")
         db.commit()
     assert polaris("report", "--store", str(store), "--out", str(tmp_path / "r"), env=env).returncode == 0
     proc = polaris("run", "-m", "baseline/gold", "--store", str(store), "--json", env=env)
     assert proc.returncode == 0, proc.stderr and json.loads(proc.stdout)["results"][0]["cached"] == 300
     with closing(sqlite3.connect(store)) as db:
-        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "2"
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "3"
         assert db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM invocations").fetchone()[0] == 1  # the run after the migration
 
 
 def test_read_only_media_can_be_read(tmp_path, data):

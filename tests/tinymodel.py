@@ -27,7 +27,7 @@ CORPUS = [
 
 
 def build(directory: Path, *, vocab_size: int = 320, hidden: int = 32, layers: int = 2, heads: int = 4,
-          seed: int = 0, chat_template: bool = True) -> Path:
+          seed: int = 0, chat_template: bool = True, add_bos: bool = True) -> Path:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -40,8 +40,9 @@ def build(directory: Path, *, vocab_size: int = 320, hidden: int = 32, layers: i
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(CORPUS * 20, trainer)
     bos = tok.token_to_id("<s>")
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
-                                                       special_tokens=[("<s>", bos)])
+    if add_bos:  # like Llama's tokenizer; without, like GPT-2's and Pythia's (a BOS token never added)
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                           special_tokens=[("<s>", bos)])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
     if chat_template:
         fast.chat_template = CHAT_TEMPLATE

@@ -1,8 +1,12 @@
 """The random baseline of a cell: what guessing scores, the score normalised to it, and a test.
 
-Per item, the chance that a random well-formed answer is right (`item_chance`):
-- analytic where the scorer knows it (`Scorer.chance`): 1/k for k options, 1/2 for True/False,
-  0 for free-form numbers and MATH answers;
+Per item, the chance that a random well-formed answer is right (`item_chance`), which is always the
+rate at which the scorer's own `random_answer` (what `baseline/random` says) is right, so random
+guessing is never "above chance":
+- analytic where the scorer knows it (`Scorer.chance`): 1/k for k options, 1/2 for True/False;
+  for GSM8K the exact rate of its random integers hitting the gold (about 2.5% for a one-digit
+  answer, 0 for a fractional one), for MATH 1/101 when the gold is one of the integers 0..100 it
+  draws; 0 where no random answer can be right (plans);
 - Monte Carlo where it does not (`chance` returns None, or the scorer has no `chance`): the mean
   score of `DRAWS` of the scorer's own `random_answer`, seeded by the item id, so the baseline is
   what `baseline/random` scores in expectation (BBH's object counting guesses 0-20: about 1/21,
@@ -23,7 +27,6 @@ Everything here is cheap: free-form tasks (chance 0) never import numpy.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -104,26 +107,18 @@ def chance_summary(rows: Sequence[Any], headline: str = "micro", alpha: float = 
 
 
 def _macro_test(scores: list[float], chances: list[float], groups: list[str]) -> tuple[float, float, float, str]:
-    """Mean over groups of (accuracy, baseline) and a one-sided z-test of their difference."""
+    """Mean over groups of (accuracy, baseline) and a one-sided z-test of their difference, with the
+    macro headline's SE (groups fixed, items sampled: `analysis.stats.macro_ci`)."""
     from statistics import NormalDist
 
-    by: dict[str, tuple[list[float], list[float]]] = {}
-    for s, c, g in zip(scores, chances, groups):
-        by.setdefault(g, ([], []))
-        by[g][0].append(s)
-        by[g][1].append(c)
-    accs, bases, var = [], [], 0.0
-    for s, c in by.values():
-        n = len(s)
-        m = sum(s) / n
-        accs.append(m)
-        bases.append(sum(c) / n)
-        binary = all(v in (0.0, 1.0) for v in s)
-        ss = sum((v - m) ** 2 for v in s)
-        var += ss / (n * n) if binary else (ss / (n - 1) / n if n > 1 else 0.0)
-    g = len(accs)
-    acc, base = sum(accs) / g, sum(bases) / g
-    se = math.sqrt(var) / g
+    from polaris.analysis.stats import macro_ci
+
+    by: dict[str, list[float]] = {}
+    for c, g in zip(chances, groups):
+        by.setdefault(g, []).append(c)
+    est = macro_ci(scores, groups)
+    acc, base = est.mean, sum(sum(c) / len(c) for c in by.values()) / len(by)
+    se = est.se
     if se > 0:
         p = 1.0 - NormalDist().cdf((acc - base) / se)
     else:

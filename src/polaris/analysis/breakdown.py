@@ -7,9 +7,11 @@ the clusters being the items' groups (`Item.group`: MATH subject, BBH task, MMLU
 
 - micro (MMLU's and MATH's headline): the mean over items, clustered by group;
 - macro (BBH's headline, the mean over tasks as the Chain-of-Thought Hub reports it; also MMLU's
-  mean over subjects and over the four categories): the mean of the per-key accuracies, with the
-  interval of a mean of those accuracies (`mean_ci` over the key means). For keys that are the
-  clusters this is the clustered SE of the macro estimator, times sqrt(G/(G-1));
+  mean over subjects and over the four categories): the mean of the per-key accuracies. Its interval
+  treats the keys as fixed and the items as sampled, SE² = Σ_g SE_g² / G² (`analysis.stats.macro_ci`):
+  a BBH score is a statement about these 27 tasks, not about a population of tasks. The other
+  estimand (tasks sampled: the interval of a mean of G key means) is given beside the headline as
+  `tasks_sampled`, and `macro="tasks"` makes it the interval shown;
 - one line per key (level 3, "STEM", "navigate"): the items with that key, clustered by group when
   the key spans several groups (a MATH level, an MMLU category), else a plain Wilson interval.
 
@@ -23,12 +25,13 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from polaris.analysis.stats import mean_ci
+from polaris.analysis.stats import macro_ci, mean_ci
 from polaris.store.store import ResultRow
 
 # Breakdown dimensions, in display order, and those that also get a macro average.
 DIMENSIONS = ("level", "subject", "category", "task")
 MACRO = ("subject", "category", "task")
+ESTIMANDS = {"items": "tasks fixed, items sampled", "tasks": "tasks sampled"}
 # What a group is called when results carry no metadata (older stores).
 GROUP_NAME = {"math": "subject", "math500": "subject", "mmlu": "subject", "bbh": "task"}
 
@@ -54,14 +57,21 @@ class Breakdown:
     micro: Line
     macro: dict[str, Line] = field(default_factory=dict)  # dimension -> mean over its keys
     by: dict[str, list[Line]] = field(default_factory=dict)  # dimension -> one line per key
+    estimand: str = "items"  # a macro headline's interval: keys fixed, items sampled (or "tasks")
+    tasks_sampled: Line | None = None  # a macro headline under the other estimand (keys sampled)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "headline": self.headline,
             "micro": self.micro.as_dict(),
             "macro": {d: line.as_dict() for d, line in self.macro.items()},
             "by": {d: {line.key: line.as_dict() for line in lines} for d, lines in self.by.items()},
         }
+        if self.headline == "macro":
+            out["estimand"] = ESTIMANDS[self.estimand]
+            if self.tasks_sampled is not None:
+                out["tasks_sampled"] = self.tasks_sampled.as_dict()
+        return out
 
 
 def _line(key: str, scores: Sequence[float], groups: Sequence[Hashable]) -> Line:
@@ -70,19 +80,13 @@ def _line(key: str, scores: Sequence[float], groups: Sequence[Hashable]) -> Line
     return Line(key, len(scores), est.mean, est.low, est.high)
 
 
-def macro_line(key: str, scores: Sequence[float], keys: Sequence[Hashable]) -> Line:
-    """Mean over keys of the per-key mean score, with the interval of a mean of key means."""
-    per: dict[Hashable, list[float]] = {}
-    for s, k in zip(scores, keys):
-        per.setdefault(k, []).append(s)
-    if len(per) < 2:
-        return _line(key, scores, keys)
-    means = [sum(v) / len(v) for v in per.values()]
-    if max(means) == min(means):
-        # No spread between keys: the key means carry no error estimate; the items do.
-        return _line(key, scores, keys)
-    # Each key mean summarises ~n/G items: the effective size may reach n, not just G.
-    est = mean_ci(means, samples_per_item=max(1, round(len(scores) / len(means))))
+def macro_line(key: str, scores: Sequence[float], keys: Sequence[Hashable], *, estimand: str = "items",
+               groups: Sequence[Hashable] | None = None) -> Line:
+    """Mean over keys of the per-key mean score, with its interval under `estimand` ("items": keys
+    fixed, items sampled; "tasks": keys sampled); `groups` cluster the items within a key."""
+    if len(set(keys)) < 2:
+        return _line(key, scores, groups if groups is not None else keys)
+    est = macro_ci(scores, keys, estimand=estimand, clusters=groups)
     return Line(key, len(scores), est.mean, est.low, est.high)
 
 
@@ -107,11 +111,13 @@ def row_meta(row: ResultRow, task: str = "") -> dict[str, Any]:
     return meta
 
 
-def breakdown(rows: Sequence[ResultRow], *, headline: str = "micro", task: str = "") -> Breakdown | None:
+def breakdown(rows: Sequence[ResultRow], *, headline: str = "micro", task: str = "",
+              macro: str = "items") -> Breakdown | None:
     """Headline, micro and macro figures and per-key lines of the scored (error-free) results.
 
-    `task` (the task name) only matters for results stored without item metadata. None when no
-    result is scored.
+    `task` (the task name) only matters for results stored without item metadata; `macro` is the
+    estimand of macro intervals ("items": keys fixed, the default; "tasks": keys sampled). None
+    when no result is scored.
     """
     scored = [r for r in rows if r.error is None]
     if not scored:
@@ -120,7 +126,7 @@ def breakdown(rows: Sequence[ResultRow], *, headline: str = "micro", task: str =
     groups = [r.group for r in scored]
     metas = [row_meta(r, task) for r in scored]
     by: dict[str, list[Line]] = {}
-    macro: dict[str, Line] = {}
+    macros: dict[str, Line] = {}
     for dim in DIMENSIONS:
         keys = [m.get(dim) for m in metas]
         if any(k is None for k in keys):
@@ -133,10 +139,11 @@ def breakdown(rows: Sequence[ResultRow], *, headline: str = "micro", task: str =
             _line(k, [scores[i] for i in idx[k]], [groups[i] for i in idx[k]]) for k in sorted(idx, key=key_order)
         ]
         if dim in MACRO and len(idx) > 1:
-            macro[dim] = macro_line(f"macro:{dim}", scores, keys)
+            macros[dim] = macro_line(f"macro:{dim}", scores, keys, estimand=macro, groups=groups)
     micro = _line("micro", scores, groups)
-    overall = micro
+    overall, other = micro, None
     if headline == "macro" and len(set(groups)) > 1:
-        overall = macro_line("macro", scores, groups)
-    return Breakdown(headline if overall is not micro else "micro", overall, micro, macro, by)
+        overall = macro_line("macro", scores, groups, estimand=macro)
+        other = macro_line("macro", scores, groups, estimand="tasks")
+    return Breakdown(headline if overall is not micro else "micro", overall, micro, macros, by, macro, other)
 

@@ -83,12 +83,14 @@ class Cell:
     disagree: int | None = None
     headline: str = "micro"
     split: Breakdown | None = field(default=None, repr=False)
+    # Where the run's results came from ({"endpoint", "items"}, from its record): more than one is a note.
+    endpoints: list[dict[str, Any]] = field(default_factory=list)
     imported: str | None = None  # the source format of an imported run (`polaris import`); None: Polaris ran it
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("suite", "status", "reason", "task", "prompt", "strategy", "run_id",
                                             "label", "n", "size", "errors", "accuracy", "strict_accuracy",
-                                            "extracted", "disagree", "headline", "imported")}
+                                            "extracted", "disagree", "headline", "endpoints", "imported")}
         d["ci95"] = list(self.ci95) if self.ci95 else None
         return d
 
@@ -123,6 +125,7 @@ def _fill(cell: Cell, run: RunRow, rows: Sequence[ResultRow]) -> None:
     cell.strict_accuracy, cell.extracted, cell.disagree = s["strict_accuracy"], s["extracted"], s["disagree"]
     cell.headline = s["headline"]
     cell.split = breakdown(rows, headline=headline, task=task)
+    cell.endpoints = list(run.manifest.get("endpoints") or [])
     cell.imported = (imported_from(run.manifest) or {}).get("format")
     reasons = []
     if task != cell.suite:
@@ -131,12 +134,27 @@ def _fill(cell: Cell, run: RunRow, rows: Sequence[ResultRow]) -> None:
         reasons.append(f"{cell.n} of {cell.size} items scored")
     if cell.errors:
         reasons.append(f"{cell.errors} item(s) failed and are not scored")
+    if earlier_prompt(run) is not None:
+        reasons.append(f"stored under an earlier default prompt (now {earlier_prompt(run)}): run it again")
     cell.status = PARTIAL if reasons or cell.size is None else FULL
     cell.reason = "; ".join(reasons) if reasons else ("suite size unknown" if cell.size is None else "")
 
 
-def _rank(run: RunRow, suite: str, n: int) -> tuple[int, int, float]:
-    return (int(run.spec["task"] == suite), n, run.updated)
+def earlier_prompt(run: RunRow) -> str | None:
+    """The tag of the default prompt a run should have shown, when it was stored under an earlier
+    default (its manifest does not name that tag): GSM8K cells from before Wei et al.'s prompt."""
+    from polaris.runner.cell import CellSpec
+
+    try:
+        tag = CellSpec.from_dict(run.spec).prompt_tag()
+    except Exception:  # a spec from another tool (imported runs): nothing to say
+        return None
+    shown = (run.manifest.get("exemplars") or {}).get("tag")
+    return tag if tag is not None and shown != tag else None
+
+
+def _rank(run: RunRow, suite: str, n: int) -> tuple[int, int, int, float]:
+    return (int(run.spec["task"] == suite), int(earlier_prompt(run) is None), n, run.updated)
 
 
 def build(

@@ -35,8 +35,6 @@ from polaris.analysis.itemmetrics import DEFAULT_METRICS, METRICS, item_baseline
 from polaris.analysis.modelmeta import DEFAULT_SOURCES, ModelCatalog, ModelInfo, ModelTable, Source, load_models
 from polaris.errors import PolarisError
 
-Z95 = 1.959963984540054
-
 
 @dataclass
 class ModelScore:
@@ -157,7 +155,7 @@ def _targets(task_name: str, run: Any, want_guesses: bool) -> tuple[dict[str, st
 def _score(rows: list[Any], metric: str, targets: dict[str, str], guesses: dict[str, list[str | None]],
            headline: str, alpha: float) -> tuple[float, float, float, float, float | None, float | None] | None:
     """(mean, se, low, high, baseline, above_p) of one cell under one metric, or None."""
-    from polaris.analysis.stats import above_chance, mean_ci, standard_error
+    from polaris.analysis.stats import above_chance, macro_ci, mean_ci
 
     m = METRICS[metric]
     vals, bases, groups = [], [], []
@@ -173,15 +171,8 @@ def _score(rows: list[Any], metric: str, targets: dict[str, str], guesses: dict[
     multi = len(set(groups)) > 1
     base = None if any(b is None for b in bases) else float(np.mean(bases))
     if headline == "macro" and multi:
-        by: dict[str, list[float]] = {}
-        for v, g in zip(vals, groups):
-            by.setdefault(g, []).append(v)
-        means = [float(np.mean(v)) for v in by.values()]
-        mean = float(np.mean(means))
-        se = math.sqrt(sum(standard_error(v) ** 2 if len(v) > 1 else 0.0 for v in by.values())) / len(by)
-        low, high = mean - Z95 * se, mean + Z95 * se
-        if m.bounded:
-            low, high = max(0.0, low), min(1.0, high)
+        est = macro_ci(vals, groups)  # groups fixed, items sampled: the headline's own interval
+        mean, se, low, high = est.mean, est.se, est.low, est.high
     else:
         est = mean_ci(vals, clusters=groups if multi else None, samples_per_item=k)
         mean, se, low, high = est.mean, est.se, est.low, est.high

@@ -56,6 +56,9 @@ def _cell_parts(cell: Any, notes: _Notes, model: str) -> list[str]:
     if cell.status == PARTIAL:
         k = notes.add(f"{where}: partial, not comparable with full cells: {cell.reason} (run {cell.run_id})")
         parts.append(f"partial [{k}]")
+    if len(cell.endpoints) > 1:
+        ends = ", ".join(f"{e['endpoint']} ({e['items']} items)" for e in cell.endpoints)
+        parts.append(f"{len(cell.endpoints)} endpoints [{notes.add(f'{where}: results from several endpoints: {ends}')}]")
     return parts
 
 

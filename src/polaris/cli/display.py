@@ -119,11 +119,19 @@ def results_table(summaries: Sequence[dict[str, Any]], title: str = "Results") -
                          overflow="fold")
     for s in summaries:
         table.add_row(*(Text(str(v)) for v in (
-            s["model"], s["task"], s["prompt"], s["strategy"], s["n"], ci_text(s), pct(s.get("truncated_rate")),
+            s["model"], s["task"], s["prompt"], s["strategy"], n_text(s), ci_text(s), pct(s.get("truncated_rate")),
             pct(s.get("no_answer_rate")), pct(s["strict_accuracy"]), pct(s["extracted"]), s.get("disagree", "-"),
             s["errors"], s.get("requests_sent", "-"), describe(s.get("outcomes")))))
     console(sys.stdout).print(table)
     planning_table(summaries)  # only prints for planning tasks
+
+
+def n_text(s: dict[str, Any]) -> str:
+    """Items of a summary, marked when they are not the whole task (`--limit`, a budget stop, errors)."""
+    cov = s.get("coverage") or {}
+    if s.get("partial") and cov.get("of"):
+        return f"{s['n']} of {cov['of']} (partial)"
+    return str(s["n"])
 
 
 def console(file: Any) -> Any:

@@ -119,7 +119,7 @@ def run_cmd(
     max_requests: Optional[int] = typer.Option(None, "--max-requests", min=1, help="Stop before sending more than N requests"),
     store: Optional[Path] = typer.Option(None, help=STORE_HELP),
     model: list[str] = typer.Option([], "--model", "-m", help="Replace the file's models (repeatable)"),
-    limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items of each task (overrides the file's limit)"),
+    limit: Optional[int] = typer.Option(None, min=1, help="N items of each task, stratified over its groups (overrides the file's limit)"),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible base URL (overrides the file)"),
     concurrency: Optional[int] = typer.Option(None, min=1, help="Requests in flight (overrides the file)"),
     timeout: float = typer.Option(600.0, callback=bounded("--timeout", 0.1), help="Seconds a request attempt may wait with nothing from the server"),
@@ -127,6 +127,10 @@ def run_cmd(
     max_attempts: int = typer.Option(8, min=1, help="Attempts per request before it counts as an error"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the tables"),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars"),
+    executor: str = typer.Option("local", help="local (this process) | ray (a Ray cluster; see docs/scale.md)"),
+    ray_address: Optional[str] = typer.Option(None, help="Ray cluster HOST:PORT (default: $RAY_ADDRESS, else a local Ray)"),
+    ray_workers: Optional[int] = typer.Option(None, min=1, help="Ray workers (actors) per model (default: one per GPU or CPU, no more than the work needs)"),
+    ray_shard_size: Optional[int] = typer.Option(None, min=1, help="Items per shard sent to a Ray worker (default: about four shards per worker)"),
     prices: Optional[Path] = typer.Option(None, "--prices", help="Price table (model -> input/output USD per million tokens) for costs, and the expected cost of a dry run; default: the `prices:` block of your models.yaml"),
     budget_param: Optional[str] = typer.Option(None, "--budget-param", help="openai: how a thinking budget is sent: thinking_token_budget (vLLM, default) | custom_params (SGLang) | chat_template_kwargs"),
 ) -> None:
@@ -150,17 +154,21 @@ def run_cmd(
     options = BackendOptions(base_url=exp.base_url, concurrency=exp.concurrency, timeout=timeout,
                              max_attempts=max_attempts, stall_timeout=stall_timeout, budget_param=budget_param)
     if dry_run:
+        from polaris.experiments.power import contrast_power
+
         cells = prepare_cells(exp)
         with _existing_store(path) as db:
             est = estimate(exp, cells, db, options)
-        _print_estimate(exp, path, est, as_json, max_tokens, max_requests, table)
+            power = contrast_power(exp, cells, db)
+        _print_estimate(exp, path, est, as_json, max_tokens, max_requests, table, power)
         return
+    grid_executor = _grid_executor(executor, ray_address, ray_workers, ray_shard_size)
     budget = Budget(max_tokens=max_tokens, max_requests=max_requests)
     show = not no_progress and (not as_json or sys.stderr.isatty())
     with progress(show) as bar:
         env = RunEnv(store=path, options=options, concurrency=exp.concurrency, limit=exp.limit, budget=budget,
                      progress=bar)
-        outcomes = asyncio.run(run_experiment(exp, env))
+        outcomes = asyncio.run(run_experiment(exp, env, grid_executor))
     cells = [o.cell for o in outcomes]
     db = Store(path)
     try:
@@ -190,8 +198,25 @@ def run_cmd(
         raise typer.Exit(code)
 
 
+def _grid_executor(kind: str, address: Optional[str], workers: Optional[int], shard_size: Optional[int]) -> Any:
+    """None (the local executor) or the Ray one; Ray options without `--executor ray` are an error."""
+    from polaris.errors import PolarisError
+    from polaris.runner.executors import EXECUTORS, RayOptions
+
+    ray = RayOptions(address=address, workers=workers, shard_size=shard_size)
+    if kind == "local":
+        if ray != RayOptions():
+            raise PolarisError("--ray-address, --ray-workers and --ray-shard-size need --executor ray")
+        return None
+    if kind != "ray":
+        raise PolarisError(f"unknown --executor '{kind}' (choose from {', '.join(EXECUTORS)})")
+    from polaris.experiments.ray_grid import RayGridExecutor
+
+    return RayGridExecutor(ray)
+
+
 def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tokens: Optional[int],
-                    max_requests: Optional[int], prices: Any = None) -> None:
+                    max_requests: Optional[int], prices: Any = None, power: Any = ()) -> None:
     total = {"cells": len(est), "requests": sum(e.requests for e in est), "samples": sum(e.samples for e in est),
              "prompt_tokens": sum(e.prompt_tokens for e in est),
              "completion_tokens": sum(e.completion_tokens for e in est)}
@@ -206,7 +231,8 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
     doc = {"experiment": exp.name, "file": str(exp.path), "store": str(path), "dry_run": True, "cells": cells,
            "total": total, "prices": prices.source if prices else None,
            "note": "prompt tokens ~ chars/4 of the rendered prompts; completion tokens from stored"
-                   " averages of similar cells, else max_tokens (an upper bound); cost from the price table"}
+                   " averages of similar cells, else max_tokens (an upper bound); cost from the price table",
+           "contrasts": list(power)}
     if as_json:
         _dump(doc)
         return
@@ -243,6 +269,28 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
     if max_requests is not None and total["requests"] > max_requests:
         console.print(f"--max-requests {max_requests:,} is below the estimate: the run would stop early (resumable)",
                       highlight=False)
+    _print_power(console, power)
+
+
+def _print_power(console: Any, power: Any) -> None:
+    """The smallest difference each contrast can detect at the grid's size (experiments/power.py)."""
+    if not power:
+        return
+    from rich.table import Table
+
+    table = Table(title="Contrasts: minimum detectable difference (80% power, two-sided 5%), points",
+                  title_justify="left")
+    for col in ("contrast", "where", "items", "MDE at most", "MDE from stored cells", "stored items", "corr"):
+        table.add_column(col, justify="left" if col in ("contrast", "where") else "right")
+    for r in power:
+        prior = r["prior"] or {}
+        corr = prior.get("corr")
+        table.add_row(r["name"], r["where"], str(r["n"]), f"{100 * r['mde_bound']:.1f}",
+                      f"{100 * prior['mde']:.1f}" if prior else "-", str(prior.get("prior_items", "-")),
+                      "-" if corr is None else f"{corr:.2f}")
+    console.print(table)
+    console.print("MDE at most: any scores in [0, 1] (both at 50%, uncorrelated); from stored cells: their observed"
+                  " paired SE (correlation included) scaled to the grid's items.", style="dim", highlight=False)
 
 
 @experiment_app.command("status")
@@ -281,8 +329,11 @@ def status_cmd(
         table.add_column(col, justify="left" if col in ("model", "task", "prompt", "strategy", "state") else "right")
     for r in rows:
         strategy = r["strategy"] + (f" d{r['draw']}" if r["draw"] is not None else "")
+        stored = f"{r['scored']}/{r['items']}"
+        if r["state"] == "partial" and r["answered"] > r["scored"]:
+            stored += f" ({r['answered']} answered)"  # killed before its item results were stored
         table.add_row(r["model"], r["task"], r["prompt"], strategy, str(r["seed"]), r["state"],
-                      f"{r['scored']}/{r['items']}", str(r["errors"]), pct((r["summary"] or {}).get("accuracy")),
+                      stored, str(r["errors"]), pct((r["summary"] or {}).get("accuracy")),
                       f"{r['tokens_spent']:,}")
     console = wide_console(120)
     console.print(table)

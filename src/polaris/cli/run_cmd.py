@@ -154,6 +154,11 @@ def run(
                                          show=not no_progress and (not as_json or sys.stderr.isatty())))
     finally:
         db.close()
+    for s in summaries:
+        ends = (s.get("run") or {}).get("endpoints") or []
+        if len(ends) > 1:
+            warn(f"{s['label']}: run {s['run_id']} holds results from {len(ends)} endpoints ("
+                 + ", ".join(f"{e['endpoint']}: {e['items']} items" for e in ends) + "); see its manifest")
     from polaris.cli import outcome
 
     spread = spreads([c.spec for c in prepared], summaries)
@@ -227,6 +232,7 @@ def rescore(
     import asyncio
 
     from polaris.config import store_path
+    from polaris.runner import history
     from polaris.runner.cell import CellSpec
     from polaris.runner.runner import run_cell
     from polaris.store.store import Store
@@ -242,9 +248,16 @@ def rescore(
                 warn(f"{r.label}: scored by a judge; run `polaris audit --run {r.id} --judge {spec.judge}"
                      " --score-with judge` on its source run to score it again")
                 continue
-            ids = {row.item for row in db.results(r.id)}
-            res = asyncio.run(run_cell(spec, store=db, backend=None, identity=r.manifest["backend"], only=ids))
-            summaries.append(res.summary)
+            # Each item is rescored under the backend identity that answered it (a run filled from
+            # two endpoints keeps both sets of samples): one rescore invocation per identity.
+            cached = 0
+            for identity, ids in history.identities(db, r.id):
+                res = asyncio.run(run_cell(spec, store=db, backend=None, identity=identity or r.manifest["backend"],
+                                           only=ids, source="rescore"))
+                cached += res.summary.get("cached") or 0
+            # The run's summary over every stored item (the record's), with this rescore's own calls: none.
+            summaries.append({**res.manifest.get("summary", res.summary), "requests_sent": 0, "retries": 0,
+                              "retry_rate": 0.0, "failed_requests": 0, "cached": cached})
     finally:
         db.close()
     if not summaries:

@@ -48,6 +48,31 @@ def curves_table(summaries: Sequence[dict[str, Any]]) -> None:
     if any("complex-top" in s.get("strategy", "") for s in sampled):
         console.print("complex-top-N cells: accuracy is the complexity vote; their maj@k row is the plain vote over"
                       " all samples, for comparison.", style="dim", highlight=False)
+    variance_table(sampled)
+
+
+def variance_table(summaries: Sequence[dict[str, Any]]) -> None:
+    """For K-sample cells: how much of the per-sample accuracy's interval comes from the items and how
+    much from sampling (analysis/variance.py), and what other K would give."""
+    rows = [s for s in summaries if s.get("variance")]
+    if not rows:
+        return
+    from rich.table import Table
+
+    table = Table(title="Where the interval comes from (per-sample accuracy, ±1.96·SE in points): items vs"
+                        " sampling", title_justify="left")
+    for col in ("cell", "K", "± total", "± items", "± sampling", "sampling share", "± at K=1", "± at K=∞"):
+        table.add_column(col, justify="left" if col == "cell" else "right")
+    for s in rows:
+        v = s["variance"]
+        half = lambda se: f"{196 * se:.1f}"  # noqa: E731
+        table.add_row(f"{s['model']} {s['task']} {s['prompt']} {s['strategy']}", str(v["samples_per_item"]),
+                      half(v["se"]), half(v["se_items"]), half(v["se_sampling"]), f"{100 * v['sampling_share']:.0f}%",
+                      half(v["se_at_k1"]), half(v["se_at_k_infinite"]))
+    console = wide_console(120)
+    console.print(table)
+    console.print("More samples per item shrink only the sampling part (K=∞ is the floor); more items shrink both.",
+                  style="dim", highlight=False)
 
 
 def tokens_line(s: dict[str, Any]) -> str:
@@ -142,6 +167,14 @@ def _p(p: float | None) -> str:
     return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
 
 
+def _scored(s: dict[str, Any]) -> str:
+    """Items scored; "60 of 1319 (partial)" when the grid's `limit` covers part of the task."""
+    cov = s.get("coverage") or {}
+    if s.get("partial") and cov.get("of"):
+        return f"{s.get('scored')} of {cov['of']} (partial)"
+    return str(s.get("scored", "-"))
+
+
 def grid_table(rows: Sequence[dict[str, Any]], title: str) -> None:
     """One row per experiment cell: state, accuracy with CI, maj/pass at K, tokens."""
     from rich.table import Table
@@ -159,6 +192,6 @@ def grid_table(rows: Sequence[dict[str, Any]], title: str) -> None:
         strategy = r["strategy"] + (f" d{r['draw']}" if r.get("draw") is not None else "")
         base, norm = chance_text(s)
         table.add_row(r["model"], r["task"], r["prompt"], strategy, str(r["seed"]), r["state"],
-                      str(s.get("scored", "-")), ci_text(s) if s else "-", base, norm, passk,
+                      _scored(s), ci_text(s) if s else "-", base, norm, passk,
                       pct(s.get("extracted")) if s else "-", tokens_line(s) if s else "-")
     wide_console(150).print(table)

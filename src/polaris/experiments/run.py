@@ -122,7 +122,7 @@ def prepare_cells(exp: Experiment) -> list[PreparedCell]:
     out = []
     for cell in exp.cells:
         try:
-            out.append(prepare(cell.spec, limit=exp.limit))
+            out.append(prepare(cell.spec, limit=exp.limit, source="experiment"))
         except PolarisError as exc:
             raise PolarisError(f"{exp.path}: cell {cell.name}: {exc}") from None
     return out
@@ -138,7 +138,8 @@ async def run_experiment(exp: Experiment, env: RunEnv, executor: Executor | None
 
 def cell_state(store: Store | None, cell: PreparedCell, rows: Sequence[Any] = ()) -> tuple[str, int, int]:
     """(state, items scored, items with errors) of a cell from the store, given its stored `rows` (on
-    the cell's items): done | running | partial | failed | missing."""
+    the cell's items): done | running | partial | failed | missing. A cell whose invocation was killed
+    (or stopped) before it stored item results, but whose calls were answered, is partial too."""
     if store is None:
         return "missing", 0, 0
     scored = sum(1 for r in rows if r.error is None)
@@ -150,7 +151,7 @@ def cell_state(store: Store | None, cell: PreparedCell, rows: Sequence[Any] = ()
         return "failed", scored, errors
     if scored >= len({it.id for it in cell.items}):
         return "done", scored, errors
-    return ("partial" if scored else "missing"), scored, errors
+    return ("partial" if scored or store.answered(cell.spec.run_id) else "missing"), scored, errors
 
 
 def grid_rows(exp: Experiment, cells: Sequence[PreparedCell], store: Store | None) -> list[dict[str, Any]]:
@@ -166,9 +167,14 @@ def grid_rows(exp: Experiment, cells: Sequence[PreparedCell], store: Store | Non
         if summary is not None:  # tokens per item, truncation, budget check (runner/compute.py)
             summary.update(model=cell.spec.model, task=cell.task.name, prompt=cell.spec.prompt,
                            strategy=cell.spec.strategy, compute=cell_compute(results, spec_budget(cell.spec)))
+            from polaris.runner.history import coverage  # a grid with `limit:` covers part of each task
+
+            summary["coverage"] = coverage(results, cell.total, cell.limit)
+            summary["partial"] = summary["coverage"]["partial"]
         spent = store.usage(cell.spec.run_id) if store is not None else {}
+        answered = min(store.answered(cell.spec.run_id), len(cell.items)) if store is not None else 0
         rows.append({**ec.coords, "label": cell.spec.label, "run_id": cell.spec.run_id, "state": state,
-                     "items": len(cell.items), "scored": scored, "errors": errors,
+                     "items": len(cell.items), "scored": scored, "errors": errors, "answered": answered,
                      "tokens_spent": spent_total(spent), "summary": summary})
     return rows
 
@@ -179,13 +185,23 @@ def spent_total(usage: dict[str, int]) -> int:
     return usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
 
 
+def varying_axes(exp: Experiment) -> list[str]:
+    return [ax for ax in (*AXES, "draw") if len({c.coords[ax] for c in exp.cells}) > 1]
+
+
+def where(a: ExperimentCell, contrast: Any, varying: Sequence[str]) -> str:
+    """The coordinates a contrast's pair was taken at (the varying axes the contrast does not set)."""
+    return " ".join(f"s{a.seed}" if ax == "seed" else f"d{a.draw}" if ax == "draw" else str(a.coords[ax])
+                    for ax in varying if ax not in contrast.a and a.coords[ax] is not None)
+
+
 def contrast_rows(exp: Experiment, store: Store | None) -> list[dict[str, Any]]:
     """Every paired contrast the file asks for, on the items both cells have scored, Holm-corrected
     across all of them."""
     from polaris.analysis.compare import compare_rows
     from polaris.analysis.stats import with_holm
 
-    varying = [ax for ax in (*AXES, "draw") if len({c.coords[ax] for c in exp.cells}) > 1]
+    varying = varying_axes(exp)
     out: list[dict[str, Any]] = []
     cache: dict[str, Any] = {}
 
@@ -196,8 +212,7 @@ def contrast_rows(exp: Experiment, store: Store | None) -> list[dict[str, Any]]:
 
     for contrast in exp.contrasts:
         for a, b in exp.pairs(contrast):
-            fixed = " ".join(f"s{a.seed}" if ax == "seed" else f"d{a.draw}" if ax == "draw" else str(a.coords[ax])
-                             for ax in varying if ax not in contrast.a and a.coords[ax] is not None)
+            fixed = where(a, contrast, varying)
             res = compare_rows(results(a.spec.run_id), results(b.spec.run_id))
             out.append({"name": contrast.name, "where": fixed,
                         "a": a.spec.label, "b": b.spec.label, "a_run": a.spec.run_id, "b_run": b.spec.run_id,
@@ -265,9 +280,10 @@ def estimate(exp: Experiment, cells: Sequence[PreparedCell], store: Store | None
     out = []
     for ec, cell in zip(exp.cells, cells):
         spec = cell.spec
-        if spec.model not in backends:
-            backends[spec.model] = make_backend(spec.model, options)  # no network: identity only
-        backend = backends[spec.model]
+        key = executors.backend_key(options, spec)
+        if key not in backends:
+            backends[key] = make_backend(spec.model, executors.options_for(options, key))  # identity only
+        backend = backends[key]
         decoding = solvers.decoding(spec)
         K = spec.samples
         have: dict[str, int] = {}

@@ -1,9 +1,9 @@
 """Store imported cells as ordinary runs and score them, all in one transaction.
 
 For each cell: its matched responses are written as calls and samples under the keys the cell's own
-solver will ask for (`importers/keys.py`), its run and manifest are recorded, then the solver runs
-against the store alone, exactly as `polaris rescore` does, and `runner.finish_cell` judges, stores the
-item results and the summary. Scoring therefore goes through the same code as every generated run,
+solver will ask for (`importers/keys.py`), the run is opened (the import is one invocation in the
+run's history, `runner.history`), then the solver runs against the store alone, exactly as `polaris
+rescore` does, and `runner.finish_cell` judges, stores the item results and the summary. Scoring therefore goes through the same code as every generated run,
 and a later rescore reproduces it. Any error rolls the whole import back: nothing is half-imported. A
 cell whose run already has results (the same files imported before) is left untouched.
 """
@@ -19,7 +19,7 @@ from polaris.importers import keys
 from polaris.importers.plan import ImportCell
 from polaris.importers.records import Record
 from polaris.runner.context import SolveContext
-from polaris.runner.runner import CellRun, PreparedCell, build_prompts, finish_cell, manifest, solve_items
+from polaris.runner.runner import CellRun, PreparedCell, build_prompts, finish_cell, open_cell, solve_items
 from polaris.store.store import Store
 
 
@@ -84,12 +84,13 @@ def write(store: Store, cells: list[ImportCell]) -> list[Written]:
             matched = cell.matched
             items = [m.item for m in matched]
             prompts, exemplar_ids = build_prompts(cell.task, spec, items)  # type: ignore[arg-type]
-            prepared = PreparedCell(spec, cell.task, items, prompts, exemplar_ids)  # type: ignore[arg-type]
-            identity = {"model": spec.model, "imported": cell.provenance}
+            prepared = PreparedCell(spec, cell.task, items, prompts, exemplar_ids,  # type: ignore[arg-type]
+                                    total=len(cell.task.dataset.load()), source="import")
+            # "backend" names where the results came from in the run's record (endpoint "imported:<model>").
+            identity = {"model": spec.model, "backend": "imported", "imported": cell.provenance}
             ctx = SolveContext(store, None, identity, spec.run_id)
             _write_samples(store, ctx, prepared, [m.record for m in matched])
-            info = manifest(cell.task, spec, identity, exemplar_ids, len(items))
-            store.put_run(spec.run_id, spec.label, spec.as_dict(), info)
+            info = open_cell(prepared, store, identity)  # the run's record: this import is its invocation
             started = time.time()
             got = asyncio.run(solve_items(prepared, ctx, range(len(items)), concurrency=1))
             run = finish_cell(prepared, store, info, [got[i] for i in range(len(items))], ctx.stats,

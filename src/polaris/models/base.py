@@ -85,6 +85,7 @@ class LoglikResult:
     greedy: list[bool] = field(default_factory=list)  # is each continuation the greedy one
     latency: float = 0.0
     attempts: int = 1
+    bos: bool | None = None  # the context was scored after a BOS token (in-process backends say; None: unknown)
 
 
 class RequestFailed(Exception):

@@ -3,7 +3,8 @@
 The model is a local directory (`hf/./ckpt`, `hf//abs/path`) or a hub id (`hf/org/name`, with an
 optional `@revision`), read from the Hugging Face cache and downloaded into it unless
 `HF_HUB_OFFLINE=1` (models/modelfiles.py). Chat prompts go through the tokenizer's chat template;
-completion prompts are tokenised as they are (with the tokenizer's BOS). Concurrent calls from the
+completion prompts are tokenised as they are, with the tokenizer's default special tokens (a BOS
+where its configuration adds one; lm-eval adds none: docs/backends.md). Concurrent calls from the
 runner's workers are batched (models/batching.py) and run in a worker thread; the torch code is in
 `hf_compute.py`. Identity (hashed into every cache key): the model's path and the fingerprint of its
 files or its hub commit (modelfiles.py), and the dtype; not the device or the batch size.
@@ -121,6 +122,13 @@ class HFBackend:
         if pad is None:
             pad = min(self._eos) if self._eos else (tok.unk_token_id or 0)
         self._pad = pad
+        # Completion text and log-likelihood contexts are tokenised as the tokenizer does by default: a
+        # BOS first where its configuration adds one (Llama, Mistral), none where it does not (GPT-2,
+        # Pythia). Recorded with every log-likelihood (`bos`) since lm-eval differs (docs/backends.md).
+        bos = tok.bos_token_id
+        self.adds_bos = bos is not None and list(tok("a").input_ids[:1]) == [bos]
+        # An empty context is scored after lm-eval's prefix token: the BOS, else the end of text.
+        self._prefix = bos if bos is not None else (min(self._eos) if self._eos else pad)
         # Decoding is exactly what the cell says: `generate` would otherwise fill every setting we
         # leave unset from the checkpoint's generation_config.json (repetition penalties, n-gram
         # bans, ...), which the cache key does not name. Only its end-of-sequence tokens are kept.
@@ -195,14 +203,15 @@ class HFBackend:
             await self.start()
         t0 = time.perf_counter()
         (out,) = await self._submit(self._ll, "loglik", [(req.context, req.continuations)], [len(req.continuations)])
-        return LoglikResult(out.logprobs, out.tokens, out.greedy, time.perf_counter() - t0)
+        return LoglikResult(out.logprobs, out.tokens, out.greedy, time.perf_counter() - t0,
+                            bos=self.adds_bos or not req.context.strip())
 
     def _run_loglik(self, key: Any, works: list[tuple[str, tuple[str, ...]]]) -> list[Any]:
         from polaris.models.hf_compute import LoglikItem, loglik_batch
 
         items = []
         for context, continuations in works:
-            ctx, conts = pair_ids(self.tokenizer, context, continuations, self._pad)
+            ctx, conts = pair_ids(self.tokenizer, context, continuations, self._prefix)
             items.append(LoglikItem(tuple(ctx), tuple(tuple(c) for c in conts)))
         return self._oom_split(items, lambda part: loglik_batch(self.model, part, pad_id=self._pad))
 

@@ -86,6 +86,7 @@ def _breakdown(cell: Cell) -> Any:
 
 def collect(store: Store) -> list[Cell]:
     """Every run with at least one stored result, ordered by task, model, prompt, strategy."""
+    from polaris.runner.history import coverage
     from polaris.runner.summary import summarize
 
     cells = []
@@ -94,6 +95,10 @@ def collect(store: Store) -> list[Cell]:
         if not rows:
             continue
         cell = Cell(run, rows, summarize(rows, headline=_headline(run)))
+        cell.summary["coverage"] = coverage(rows, (run.manifest.get("coverage") or {}).get("of")
+                                            or (run.manifest.get("dataset") or {}).get("size"))
+        cell.summary["partial"] = cell.summary["coverage"]["partial"]
+        cell.summary["endpoints"] = run.manifest.get("endpoints") or []
         cell.planning = _planning(run, rows)
         cell.breakdown = _breakdown(cell)
         cells.append(cell)

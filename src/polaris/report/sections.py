@@ -189,6 +189,14 @@ def _errors(c: Cell) -> Markup | None:
                                        " next run)"), table(["error", "items"], rows))
 
 
+def _n(s: dict[str, Any]) -> Any:
+    """Items scored; a partial run (`--limit`, a budget stop) and one filled from several endpoints say so."""
+    cov = s.get("coverage") or {}
+    text = f"{s['scored']} of {cov['of']} (partial)" if s.get("partial") and cov.get("of") else s["scored"]
+    ends = s.get("endpoints") or []
+    return f"{text}; {len(ends)} endpoints" if len(ends) > 1 else text
+
+
 def task_tables(cells: Sequence[Cell]) -> Markup | None:
     if not cells:
         return None
@@ -207,7 +215,7 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
             s = c.summary
             K = s.get("samples_per_item")
             kk = "" if not K or K < 2 else f"{pct(s['maj_at'].get(str(K)))} / {pct(s['pass_at'].get(str(K)))}"
-            rows.append(({"data_run": c.id, "data_table": "tasks"}, [c.model, c.prompt, c.strategy, s["scored"],
+            rows.append(({"data_run": c.id, "data_table": "tasks"}, [c.model, c.prompt, c.strategy, _n(s),
                                               join(_acc(c), IMPORTED_MARK if _imported(c.run) else ""),
                                               pct(s.get("truncated_rate")), pct(s.get("no_answer_rate")),
                                               pct(s["strict_accuracy"]), pct(s["extracted"]), s["disagree"],
@@ -361,11 +369,16 @@ def manifests(cells: Sequence[Cell]) -> Markup | None:
             (ds.get("sha256") or "-")[:12], f"{ds.get('items_run', '-')} / {ds.get('size', '-')}",
             ", ".join(f"{k}={v}" for k, v in sorted(dec.items()) if v is not None) if prov is None else
             f"not decoded by Polaris ({label(prov)})",
-            f"{ex.get('strategy', '-')} (seed {ex.get('seed', '-')})"]))
+            ex.get("prompt") or f"{ex.get('strategy', '-')} (seed {ex.get('seed', '-')})",
+            # Shown without the scheme: the page links nowhere, not even in its text.
+            "; ".join(f"{str(e['endpoint']).split('://', 1)[-1]} ({e['items']})" for e in m.get("endpoints") or [])
+            or "-",
+            len(m.get("invocations") or []) or "-"]))
     return section("manifests", "Run manifests",
-                   el("p", "Every number above names the run it came from. The full manifests (spec, backend, "
-                      "decoding, exemplar ids, dataset hash, Polaris and scorer versions) are in ",
+                   el("p", "Every number above names the run it came from. A run's manifest is the history of the "
+                      "invocations that filled it (endpoint, limit, items asked and scored, versions); the full "
+                      "manifests (spec, backend, decoding, exemplar ids, dataset hash, invocations) are in ",
                       el("a", "manifests.json", href="manifests.json"), "; every figure's numbers are in ",
                       el("a", "report.json", href="report.json"), ".", class_="note"),
-                   table(["run id", "label", "updated (UTC)", "polaris", "scorer", "dataset sha256", "items run / size",
-                          "decoding", "exemplars"], rows, numeric_from=99))
+                   table(["run id", "label", "updated (UTC)", "polaris", "scorer", "dataset sha256", "items stored / size",
+                          "decoding", "exemplars", "endpoints (items)", "invocations"], rows, numeric_from=99))

@@ -148,7 +148,24 @@ class CellSpec:
         for name, default in _LATER_FIELDS.items():
             if d.get(name) == default:
                 d.pop(name, None)
+        tag = self.prompt_tag()
+        if tag is not None:  # the default prompt that was shown, named (tasks/base.py: Dataset.prompt_tag)
+            d["prompt_tag"] = tag
         return d
+
+    def prompt_tag(self) -> str | None:
+        """The task's tag for its default prompt when this cell shows the default exemplars
+        (`default`, or `shuffle` of them) in a few-shot format; None otherwise."""
+        if self.exemplars not in ("default", "shuffle") or self.prompt not in FORMATS:
+            return None
+        if not Format.parse(self.prompt).fewshot:
+            return None
+        from polaris.tasks.registry import get_task
+
+        try:
+            return get_task(self.task, **dict(self.task_options)).dataset.prompt_tag
+        except PolarisError:  # a task no longer registered: named by its spec alone
+            return None
 
     @functools.cached_property
     def run_id(self) -> str:

@@ -247,6 +247,8 @@ class SolveContext:
         self.stats.attempts += res.attempts
         self.stats.answered += 1
         data = {"logprobs": [float(x) for x in res.logprobs], "tokens": list(res.tokens), "greedy": list(res.greedy)}
+        if res.bos is not None:  # which tokenisation convention the scores follow (docs/backends.md)
+            data["bos"] = res.bos
         from polaris.runner.loglik import best_option  # which imports this module
 
         best = best_option(data["logprobs"])

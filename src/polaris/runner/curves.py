@@ -11,14 +11,11 @@ averaged like the headline: the mean of group means.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from polaris.runner import tokens
 from polaris.store.store import ResultRow
-
-Z95 = 1.959963984540054
 
 
 def samples_per_item(rows: Sequence[ResultRow]) -> int:
@@ -26,17 +23,11 @@ def samples_per_item(rows: Sequence[ResultRow]) -> int:
 
 
 def _macro(values: Sequence[float], groups: Sequence[str]) -> tuple[float, list[float]]:
-    """Mean of group means, with a CI from the independent groups' standard errors."""
-    from polaris.analysis.stats import standard_error
+    """Mean of group means, with the macro headline's interval (groups fixed, items sampled)."""
+    from polaris.analysis.stats import macro_ci
 
-    by: dict[str, list[float]] = {}
-    for v, g in zip(values, groups):
-        by.setdefault(g, []).append(v)
-    means = [sum(v) / len(v) for v in by.values()]
-    mean = sum(means) / len(means)
-    var = sum(standard_error(v) ** 2 if len(v) > 1 else 0.0 for v in by.values()) / len(means) ** 2
-    half = Z95 * math.sqrt(var) if math.isfinite(var) else math.inf
-    return mean, [max(0.0, mean - half), min(1.0, mean + half)]
+    est = macro_ci(values, groups)
+    return est.mean, [est.low, est.high]
 
 
 def sampling_summary(rows: Sequence[ResultRow], headline: str = "micro") -> dict[str, Any]:
@@ -66,6 +57,11 @@ def sampling_summary(rows: Sequence[ResultRow], headline: str = "micro") -> dict
             else:
                 means[str(k)], cis[str(k)] = est[k].mean, [est[k].low, est[k].high]
         out[name], out[name + "_ci"] = means, cis
+    # How much of the interval is items and how much sampling (eval-arena's decomposition).
+    from polaris.analysis.variance import decompose
+
+    out["variance"] = decompose([[float(s["correct"]) for s in r.data["samples"]] for r in scored], groups,
+                                "macro" if macro else "micro")
     return out
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from polaris.errors import PolarisError
@@ -45,6 +45,22 @@ class RayOptions:
 
 def describe(cell: PreparedCell) -> str:
     return f"{cell.spec.model} {cell.spec.task} {cell.spec.prompt}"
+
+
+def backend_key(opts: BackendOptions, spec: Any) -> tuple[str, str]:
+    """Cells served by the same backend: the model and the API its answers are generated with. An
+    experiment grid mixes chat and completions cells of one model; each gets a backend (and a cache
+    identity, and a manifest) naming its own API. Only an HTTP backend's identity names its API: an
+    in-process model (hf, vllm, lab) is loaded once for both; log-likelihood cells keep the command's
+    `--api` (their requests are the same either way)."""
+    from polaris.models.registry import split_name
+
+    per_cell = spec.scoring == "generate" and split_name(spec.model)[0] == "openai"
+    return spec.model, (spec.api if per_cell else opts.api)
+
+
+def options_for(opts: BackendOptions, key: tuple[str, str]) -> BackendOptions:
+    return opts if opts.api == key[1] else replace(opts, api=key[1])
 
 
 class Executor:
@@ -74,25 +90,30 @@ class LocalExecutor(Executor):
     def __init__(self, opts: BackendOptions, *, concurrency: int = 32) -> None:
         self.opts = opts
         self.concurrency = concurrency
-        self.backends: dict[str, Any] = {}
+        self.backends: dict[tuple[str, str], Any] = {}  # per (model, API): backend_key
         self.monitor = Monitor()  # one per command: each server quirk is said once (runner/monitor.py)
 
     async def start(self, models: Sequence[str]) -> None:
         for model in models:
-            if model not in self.backends:
-                backend = make_backend(model, self.opts)
-                self.backends[model] = backend  # registered first, so close() releases a failed start too
-                await backend.start()
+            await self._start((model, self.opts.api))
+
+    async def _start(self, key: tuple[str, str]) -> Any:
+        if key not in self.backends:
+            backend = make_backend(key[0], options_for(self.opts, key))
+            self.backends[key] = backend  # registered first, so close() releases a failed start too
+            await backend.start()
+        return self.backends[key]
 
     async def run(self, cells: Sequence[PreparedCell], store: Store, *, bar: BarFactory | None = None,
                   budget: Budget | None = None) -> list[CellRun]:
-        await self.start(list(dict.fromkeys(c.spec.model for c in cells)))
+        for key in dict.fromkeys(backend_key(self.opts, c.spec) for c in cells):
+            await self._start(key)
         if bar is not None and getattr(bar, "notice", None) is not None:
             self.monitor.emit = bar.notice
         runs = []
         for cell in cells:
             update = bar(self.describe(cell), len(cell.items)) if bar is not None else None
-            backend = self.backends[cell.spec.model]
+            backend = self.backends[backend_key(self.opts, cell.spec)]
             # In-process backends batch what is in flight: keep enough requests coming to fill batches.
             wanted = max(self.concurrency, getattr(backend, "in_flight", 0))
             with self.hold(cell):

@@ -99,6 +99,8 @@ def metrics(answers: Sequence[str], data: dict[str, Any], gold: int | None) -> d
     tokens = list(data.get("tokens") or [])
     out: dict[str, Any] = {"options": list(answers), "logprobs": lps, "tokens": tokens,
                            "greedy": list(data.get("greedy") or []), "choice": best_option(lps), "gold": gold}
+    if "bos" in data:  # scored after a BOS token or not (hf backends record it)
+        out["bos"] = bool(data["bos"])
     if gold is not None:
         probs = option_probs(lps)
         n = tokens[gold] if gold < len(tokens) and tokens[gold] else 1

@@ -35,7 +35,8 @@ from polaris.errors import PolarisError
 from polaris.models.base import RequestFailed
 from polaris.models.registry import BackendOptions, make_backend, split_name
 from polaris.runner.context import CacheMiss, CallStats, SolveContext
-from polaris.runner.executors import BarFactory, Executor, RayOptions, describe
+from polaris.runner.budget import Budget, BudgetExhausted
+from polaris.runner.executors import BarFactory, Executor, RayOptions, backend_key, describe, options_for
 from polaris.runner.ray_worker import Secret, Shard, ShardWorker
 from polaris.runner.runner import CellRun, PreparedCell, finish_cell, first_error, open_cell, solver_for
 from polaris.store.store import SampleRow, Store
@@ -71,6 +72,7 @@ def import_ray(address: str | None = None, *, check_only: bool = False) -> Any:
 
 
 Found = dict[str, dict[int, SampleRow]]  # request hash -> the samples of it the store has
+Key = tuple[str, str]  # (model, API): cells one backend serves (executors.backend_key)
 
 
 @dataclass
@@ -150,8 +152,9 @@ class RayExecutor(Executor):
             raise PolarisError(f"--ray-workers must be at least 1 (got {options.workers})")
         if options.shard_size is not None and options.shard_size < 1:
             raise PolarisError(f"--ray-shard-size must be at least 1 (got {options.shard_size})")
-        self.identities: dict[str, dict[str, Any]] = {}
-        self.pool_model: str | None = None
+        self.identities: dict[Key, dict[str, Any]] = {}  # per (model, API): executors.backend_key
+        self.pool_model: Key | None = None
+        self.budget: Budget | None = None  # the caps of the current `run`, kept in this process
         self.actors: list[Any] = []
         self.shard_ids = 0
 
@@ -165,8 +168,15 @@ class RayExecutor(Executor):
         # Names are checked and identities (cache keys) computed here; backends start on the workers,
         # which may be the only machines that can reach a model (a vLLM server on each node).
         for model in models:
-            if model not in self.identities:
-                self.identities[model] = make_backend(model, self.opts).identity()
+            self._identity((model, self.opts.api))
+
+    def _identity(self, key: Key) -> dict[str, Any]:
+        if key not in self.identities:
+            self.identities[key] = make_backend(key[0], options_for(self.opts, key)).identity()
+        return self.identities[key]
+
+    def _key(self, cell: PreparedCell) -> Key:
+        return backend_key(self.opts, cell.spec)
 
     # -- the cluster and the actor pool -----------------------------------------------------
 
@@ -192,8 +202,9 @@ class RayExecutor(Executor):
         cause = getattr(exc, "cause", None)
         return cause if isinstance(cause, PolarisError) else exc
 
-    async def _pool(self, model: str, pending: int) -> list[Any]:
-        if self.pool_model == model and self.actors:
+    async def _pool(self, key: Key, pending: int) -> list[Any]:
+        model = key[0]
+        if self.pool_model == key and self.actors:
             return self.actors
         await self._kill_pool()  # one model's workers at a time: GPUs go to the next model
         self._connect()
@@ -211,13 +222,13 @@ class RayExecutor(Executor):
                                f"the Ray cluster has {total.get(unit, 0):g}")
         env = Secret({k: os.environ[k] for k in FORWARDED_ENV if k in os.environ})
         worker = ray.remote(ShardWorker).options(num_cpus=cpus, num_gpus=gpus, max_restarts=1)
-        self.actors = [worker.remote(model, self.opts, env, self.concurrency) for _ in range(wanted)]
-        self.pool_model = model
+        self.actors = [worker.remote(model, options_for(self.opts, key), env, self.concurrency) for _ in range(wanted)]
+        self.pool_model = key
         try:
             ready = await asyncio.gather(*(a.start.remote() for a in self.actors))
         except Exception as exc:
             raise self._cause(exc) from None
-        expected = self.identities[model]
+        expected = self.identities[key]
         for r in ready:
             if r["identity"] != expected:
                 raise PolarisError(f"the worker on {r['node']} serves {model} as {r['identity']}, not as "
@@ -235,12 +246,16 @@ class RayExecutor(Executor):
 
     # -- running cells ----------------------------------------------------------------------
 
-    async def run(self, cells: Sequence[PreparedCell], store: Store, *, bar: BarFactory | None = None) -> list[CellRun]:
-        await self.start(list(dict.fromkeys(c.spec.model for c in cells)))
+    async def run(self, cells: Sequence[PreparedCell], store: Store, *, bar: BarFactory | None = None,
+                  budget: Budget | None = None) -> list[CellRun]:
+        """Run the cells, one model (and API) at a time. With a `budget`, every call a worker would send
+        is admitted here first, against the same `Budget` a local run checks (ray_worker.BudgetProxy)."""
+        self.budget = budget
         runs: dict[int, CellRun] = {}
-        for model in dict.fromkeys(c.spec.model for c in cells):
-            positions = [i for i, c in enumerate(cells) if c.spec.model == model]
-            done = await self._run_model(model, [cells[i] for i in positions], store, bar)
+        for key in dict.fromkeys(self._key(c) for c in cells):
+            self._identity(key)
+            positions = [i for i, c in enumerate(cells) if self._key(c) == key]
+            done = await self._run_model(key, [cells[i] for i in positions], store, bar)
             runs.update(zip(positions, done))
         return [runs[i] for i in range(len(cells))]
 
@@ -250,13 +265,13 @@ class RayExecutor(Executor):
         for start in range(0, len(order), size):
             idx = order[start:start + size]
             cache = {h: rows for i in idx for h, rows in pending[i].items()}
-            out.append(Shard(cell.spec, self.identities[cell.spec.model], idx, [cell.items[i] for i in idx],
-                             [cell.prompts[i] for i in idx], cache))
+            out.append(Shard(cell.spec, self.identities[self._key(cell)], idx, [cell.items[i] for i in idx],
+                             [cell.prompts[i] for i in idx], cache, budgeted=self.budget is not None))
         return out
 
-    async def _run_model(self, model: str, cells: list[PreparedCell], store: Store,
+    async def _run_model(self, key: Key, cells: list[PreparedCell], store: Store,
                          bar: BarFactory | None) -> list[CellRun]:
-        identity = self.identities[model]
+        identity = self.identities[key]
         started = time.time()
         states = []
         for cell in cells:
@@ -265,10 +280,10 @@ class RayExecutor(Executor):
             state.stats.cached = cached
             states.append(state)
         pending = sum(len(s.pending) for s in states)
-        actors = await self._pool(model, pending) if pending else []
+        actors = await self._pool(key, pending) if pending else []
         finished: dict[int, CellRun] = {}
         for state in states:
-            state.info = open_cell(state.cell, store, identity)
+            state.info = open_cell(state.cell, store, identity, executor="ray")
             state.update = bar(describe(state.cell), len(state.cell.items)) if bar is not None else None
             state.done = len(state.cell.items) - len(state.pending)
             if state.update is not None:
@@ -290,7 +305,8 @@ class RayExecutor(Executor):
                 outstanding -= 1
             for k, s in enumerate(states):
                 if s.shards_left == 0 and k not in finished:
-                    finished[k] = finish_cell(s.cell, store, s.info, s.outputs, s.stats, time.time() - started)
+                    finished[k] = finish_cell(s.cell, store, s.info, s.outputs, s.stats, time.time() - started,
+                                              self.budget)
             if outstanding == 0:
                 for _ in range(len(actors) * PIPELINE):  # wakes every feeder: nothing can be re-queued now
                     queue.put_nowait(None)
@@ -314,6 +330,11 @@ class RayExecutor(Executor):
         """Send shards to one actor until all are done; stream its results into the store."""
         while (job := await queue.get()) is not None:
             state, shard, tries = job
+            if self.budget is not None and self.budget.exhausted:
+                for i in shard.indices:  # the caps are reached: nothing more is sent; left for the next run
+                    self._advance(state, i, None)
+                shard_done(state)
+                continue
             try:
                 await self._solve_shard(actor, state, shard, writer)
             except self.ray.exceptions.RayActorError as exc:
@@ -322,7 +343,7 @@ class RayExecutor(Executor):
                     raise PolarisError(f"a Ray worker died {tries + 1} times on {describe(state.cell)} "
                                        f"({type(exc).__name__}); stored results are kept, run again to resume") from None
                 left = [i for i in shard.indices if state.outputs[i] is None]
-                done, todo, cached = await plan(state.cell, store, self.identities[state.cell.spec.model], left)
+                done, todo, cached = await plan(state.cell, store, self.identities[self._key(state.cell)], left)
                 state.stats.cached += cached
                 for i, out in done.items():
                     self._advance(state, i, out)
@@ -358,6 +379,23 @@ class RayExecutor(Executor):
         self.shard_ids += 1
         shard_id = self.shard_ids
         stream = actor.solve.options(num_returns="streaming").remote(shard, shard_id)
+        grants: list[asyncio.Future[None]] = []
+        try:
+            await self._stream(actor, state, shard, writer, shard_id, stream, grants)
+        finally:
+            for g in grants:
+                g.cancel()
+
+    async def _grant(self, actor: Any, shard_id: int, request: int, prompt: Any, n: int, max_tokens: int) -> None:
+        """Admit one of a worker's calls against the budget (waiting as a local call would), then tell it."""
+        try:
+            ticket, refused = await self.budget.admit(prompt, n, max_tokens), None  # type: ignore[union-attr]
+        except BudgetExhausted as exc:
+            ticket, refused = 0, str(exc)
+        await actor.granted.remote(shard_id, request, ticket, refused)
+
+    async def _stream(self, actor: Any, state: _CellState, shard: Shard, writer: StoreWriter, shard_id: int,
+                      stream: Any, grants: list[asyncio.Future[None]]) -> None:
         async for ref in stream:
             kind, *payload = await ref
             if kind == "stats":
@@ -368,6 +406,13 @@ class RayExecutor(Executor):
                 state.stats.cached += stats.cached
                 state.stats.answered += stats.answered
                 state.stats.quirks.update(stats.quirks)
+                continue
+            if kind == "budget":  # calls the worker wants to send, and what finished calls cost
+                admits, settles = payload
+                for ticket, usage, prompt, texts in settles:
+                    self.budget.settle(ticket, usage, prompt, texts)  # type: ignore[union-attr]
+                for request, prompt, n, max_tokens in admits:
+                    grants.append(asyncio.ensure_future(self._grant(actor, shard_id, request, prompt, n, max_tokens)))
                 continue
             batch, calls, finished = payload
             if calls:  # committed before the worker's solvers go on, and before their items count

@@ -17,7 +17,7 @@ from typing import Any
 from polaris import __version__
 from polaris.errors import PolarisError
 from polaris.models.base import Backend, RequestFailed
-from polaris.prompts.exemplars import select
+from polaris.prompts.exemplars import STRATEGIES, select
 from polaris.prompts.render import Format, Prompt, render
 from polaris.runner import solvers
 from polaris.runner.budget import Budget, BudgetExhausted
@@ -30,7 +30,7 @@ from polaris.runner.refusal import CellRefused, FirstRequests
 from polaris.runner.summary import summarize
 from polaris.store.store import ResultRow, Store
 from polaris.store.writer import StoreWriter
-from polaris.tasks.base import Exemplar, Item, Task
+from polaris.tasks.base import FORMATS, Exemplar, Item, Task
 from polaris.tasks.data import files_hash
 from polaris.tasks.registry import get_task
 
@@ -100,11 +100,35 @@ def manifest(task: Task, spec: CellSpec, identity: dict[str, Any], exemplar_ids:
         "backend": identity,
         "decoding": solvers.decoding(spec).params(),
         "samples": spec.samples,
-        "exemplars": {"strategy": spec.exemplars, "seed": spec.exemplar_seed, "ids": exemplar_ids},
+        "api": spec.api,
+        "exemplars": exemplars_record(task, spec, exemplar_ids),
         "scorer_version": task.scorer.version,
         "dataset": {"files": [f.name for f in files], "sha256": files_hash(files) if files else None,
                     "size": task.dataset.size, "items_run": n_items},
     }
+
+
+def exemplars_record(task: Task, spec: CellSpec, ids: dict[str, list[str]]) -> dict[str, Any]:
+    """What the manifest says about the exemplars: the strategy, the published prompt it is (named),
+    and the ids shown per group. Zero-shot cells show none, whatever `--exemplars` says."""
+    if spec.prompt in FORMATS and not Format.parse(spec.prompt).fewshot:
+        return {"strategy": "none", "prompt": "zero-shot: no exemplars", "ids": {}}
+    out: dict[str, Any] = {"strategy": spec.exemplars, "seed": spec.exemplar_seed, "ids": ids}
+    name = task.dataset.prompt_name(spec.prompt not in FORMATS or Format.parse(spec.prompt).cot)
+    if spec.exemplars == "default" and name:
+        out["prompt"] = name
+    elif spec.exemplars == "shuffle" and name:
+        out["prompt"] = f"{name}, in an order drawn with seed {spec.exemplar_seed}"
+    elif spec.exemplars == "complex":
+        out["prompt"] = "the training problems with the most reasoning steps (Fu et al. 2023)"
+    elif spec.exemplars == "random":
+        out["prompt"] = f"training problems drawn with seed {spec.exemplar_seed}"
+    elif spec.exemplars not in STRATEGIES:
+        out["prompt"] = f"prompt file {spec.exemplars}"
+    tag = spec.prompt_tag()
+    if tag is not None:
+        out["tag"] = tag
+    return out
 
 
 @dataclass
@@ -117,29 +141,65 @@ class PreparedCell:
     items: list[Item]
     prompts: list[Prompt]
     exemplar_ids: dict[str, list[str]]
+    limit: int | None = None  # --limit the items were taken with (runner.history records it)
+    total: int | None = None  # items in the whole task, before --limit
+    source: str = "run"  # what is filling the run: run | experiment | rescore (runner.history)
+    invocation: int | None = None  # this invocation's id in the store, once the cell is open
 
 
-def prepare(spec: CellSpec, *, limit: int | None = None, only: set[str] | None = None) -> PreparedCell:
+def limited(items: Sequence[Item], limit: int, headline: str = "micro") -> list[Item]:
+    """`--limit N`: N items, a stratified sample of the task's groups (BBH tasks, MMLU and MATH
+    subjects) rather than the first group alone. Each group gives its first items in dataset order:
+    as many from each group for a macro headline (a mean over groups needs every group), in
+    proportion to the groups' sizes for a micro one. The items are a prefix of one fixed order of
+    the task, so a larger limit takes every item a smaller one took (its results are reused)."""
+    rank: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for it in items:
+        sizes[it.group] = sizes.get(it.group, 0) + 1
+    if len(sizes) <= 1:
+        return list(items[:limit])
+    order = {g: k for k, g in enumerate(sizes)}
+    keys = []
+    for i, it in enumerate(items):
+        r = rank.get(it.group, 0)
+        rank[it.group] = r + 1
+        position = float(r) if headline == "macro" else (r + 0.5) / sizes[it.group]
+        keys.append((position, order[it.group], i))
+    chosen = sorted(i for *_, i in sorted(keys)[:limit])
+    return [items[i] for i in chosen]
+
+
+def prepare(spec: CellSpec, *, limit: int | None = None, only: set[str] | None = None,
+            source: str = "run") -> PreparedCell:
     spec = spec.resolved()
     task = load_task(spec)
     items = list(task.dataset.load())
+    total = len(items)
     if only is not None:
         items = [it for it in items if it.id in only]
     if limit is not None:
-        items = items[:limit]
+        items = limited(items, limit, task.headline)
     if spec.scoring == "loglik":
         from polaris.runner.loglik import check_cell
 
         check_cell(task, spec, items)
     prompts, exemplar_ids = build_prompts(task, spec, items)
-    return PreparedCell(spec, task, items, prompts, exemplar_ids)
+    return PreparedCell(spec, task, items, prompts, exemplar_ids, limit, total, source)
 
 
-def open_cell(cell: PreparedCell, store: Store, identity: dict[str, Any]) -> dict[str, Any]:
-    """Record the cell's run and manifest in the store (before any response is written)."""
-    info = manifest(cell.task, cell.spec, identity, cell.exemplar_ids, len(cell.items))
-    store.put_run(cell.spec.run_id, cell.spec.label, cell.spec.as_dict(), info)
-    return info
+def open_cell(cell: PreparedCell, store: Store, identity: dict[str, Any], *, executor: str = "local") -> dict[str, Any]:
+    """Record in the store that this invocation starts filling the cell's run (runner.history), and
+    the run's manifest, before any response is written."""
+    from polaris.runner import history
+
+    spec = cell.spec
+    cell.invocation = history.begin(store, spec.run_id, identity, source=cell.source, limit=cell.limit,
+                                    items_asked=len(cell.items), scorer_version=cell.task.scorer.version,
+                                    executor=executor)
+    base = manifest(cell.task, spec, identity, cell.exemplar_ids, len(cell.items))
+    return history.refresh(store, spec.run_id, spec.label, spec.as_dict(), base, total=cell.total,
+                           headline=cell.task.headline, with_summary=False)
 
 
 def solver_for(cell: PreparedCell) -> solvers.Solver:
@@ -219,7 +279,8 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
             row.data["meta"] = dict(items[i].meta)
         if identical_samples(outputs[i]):  # K samples, one text: maj@k and pass@k cannot vary (curves.py)
             row.data["identical_samples"] = True
-    store.put_results(spec.run_id, rows)
+    # Recorded with the invocation that judged them (endpoint, versions): runner.history.
+    store.put_results(spec.run_id, rows, invocation=cell.invocation)
     summary = summarize(rows, headline=task.headline)
     if task.summarize is not None:  # task-specific metrics (planning), beside the generic ones
         summary.update(task.summarize(rows))
@@ -245,8 +306,19 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
     if len(asked) < len(items):
         stopped = budget.exhausted if budget is not None and budget.exhausted else "not asked"
         summary.update(stopped=stopped, remaining=len(items) - len(asked))
-    info["summary"] = {k: v for k, v in summary.items() if k != "groups"}
-    store.put_run(spec.run_id, spec.label, spec.as_dict(), info)
+    from polaris.runner import history
+
+    # This invocation's items (what the command prints) and, in the store, the whole run's record.
+    summary["coverage"] = history.coverage(rows, cell.total, cell.limit)
+    summary["partial"] = summary["coverage"]["partial"]
+    if cell.invocation is not None:
+        store.end_invocation(cell.invocation, items_scored=summary["scored"], errors=summary["errors"],
+                             data={"requests_sent": stats.calls, "cached": stats.cached, "retries": retries,
+                                   "failed_requests": stats.failed, **({"stopped": stopped} if stopped else {})})
+    info = history.refresh(store, spec.run_id, spec.label, spec.as_dict(), info, total=cell.total,
+                           headline=task.headline, summarize_task=task.summarize, judged=(len(rows), summary))
+    summary["run"] = {"items": info["coverage"]["items"], "partial": info["coverage"]["partial"],
+                      "endpoints": info["endpoints"]}
     return CellRun(spec, task, rows, summary, info, stats, stopped, refused)
 
 
@@ -261,6 +333,7 @@ async def run_cell(
     concurrency: int = 32,
     on_progress: Progress | None = None,
     budget: Budget | None = None,
+    source: str = "run",
     monitor: Monitor | None = None,
 ) -> CellRun:
     """Run (or, with backend=None, rescore from the store) one cell.
@@ -269,7 +342,7 @@ async def run_cell(
     (not an error), the remaining items are still served from the cache, and `CellRun.stopped` says
     why. Running the cell again picks up exactly the items left.
     """
-    cell = spec if isinstance(spec, PreparedCell) else prepare(spec, limit=limit, only=only)
+    cell = spec if isinstance(spec, PreparedCell) else prepare(spec, limit=limit, only=only, source=source)
     identity = identity if identity is not None else backend.identity()  # type: ignore[union-attr]
     info = open_cell(cell, store, identity)
     writer = StoreWriter(store.path).start() if backend is not None else None

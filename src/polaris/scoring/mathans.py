@@ -20,10 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from polaris.scoring.base import Extraction
-from polaris.scoring.mathnorm import decide, decide_forms, normalize_math, unwrap_math
+from polaris.scoring.mathnorm import decide, decide_forms, exact_number, normalize_math, unwrap_math
 from polaris.scoring.mathpool import TIME_LIMIT, CheckPool, shared_pool
 from polaris.scoring.text import answer_segment
 from polaris.tasks.base import Item
+
+RANDOM_MAX = 100  # random answers are the integers 0..RANDOM_MAX (the chance level's guesses)
 
 MINERVA = "Final Answer: The final answer is"
 HOPE = "I hope it is correct"
@@ -188,9 +190,15 @@ class MathScorer:
         return " ".join(item.target.split())  # one line: a few MATH answers break inside \text{}
 
     def random_answer(self, item: Item, rng: random.Random) -> str:
-        return str(rng.randint(0, 100))
+        return str(rng.randint(0, RANDOM_MAX))
 
     def chance(self, item: Item) -> float:
+        """The rate of `random_answer`: 1/101 when the gold is one of the integers 0..100 it draws
+        (written as such: "42", "42.0"), else 0. Golds only math-verify could equate to an integer
+        ("\\sqrt{4}") count as 0; MATH's reference answers are simplified, so they do not occur."""
+        value = exact_number(normalize_math(item.target))
+        if value is not None and value[0].denominator == 1 and 0 <= value[0] <= RANDOM_MAX:
+            return 1.0 / (RANDOM_MAX + 1)
         return 0.0
 
 

@@ -48,6 +48,7 @@ _EQUATION = re.compile(r"(?:\s*[-+*/\u00d7\u00f7^x]\s*\(?\s*\$?\d[\d,]*(?:\.\d+)
 # "5 or 6" offers two answers; "3 hours or 180 minutes" converts one (words between: no hedge).
 _HEDGE = re.compile(r"\s*,?\s*or\s+(?:maybe\s+|perhaps\s+|possibly\s+)?(?=[-\u2212$\d])", re.IGNORECASE)
 _MAX_DIGITS = 60  # no huge Decimal conversions on hostile text
+MAGNITUDES = 4  # random answers: an integer in 0..10^j, j drawn from 1..MAGNITUDES
 
 
 def canonical(raw: str) -> str | None:
@@ -166,7 +167,16 @@ class NumericScorer:
 
     def random_answer(self, item: Item, rng: random.Random) -> str:
         # Spread over the magnitudes GSM8K answers take; hitting the gold this way is the chance level.
-        return str(rng.randint(0, 10 ** rng.randint(1, 4)))
+        return str(rng.randint(0, 10 ** rng.randint(1, MAGNITUDES)))
 
     def chance(self, item: Item) -> float:
-        return 0.0
+        """The rate of `random_answer` exactly: it picks j in 1..4, then an integer in 0..10^j, so a
+        gold integer g >= 0 is hit with probability Σ_{j: 10^j >= g} 1 / (4·(10^j + 1)) (about 2.5%
+        for single digits); other golds (negative, fractional) never."""
+        try:
+            g = Decimal(item.target)
+        except InvalidOperation:
+            return 0.0
+        if not g.is_finite() or g < 0 or g != g.to_integral_value():
+            return 0.0
+        return sum(1.0 / (MAGNITUDES * (10**j + 1)) for j in range(1, MAGNITUDES + 1) if 10**j >= g)

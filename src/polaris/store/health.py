@@ -18,11 +18,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from polaris.errors import PolarisError
-from polaris.store import leases
+from polaris.store import invocations, leases
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, str] = {
     2: leases.SCHEMA,  # one store, several processes: request leases (store/leases.py)
+    3: invocations.SCHEMA,  # run histories: invocations and result sources (store/invocations.py)
 }
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Process-wide on purpose: an error raised far from where the store was opened (a damaged page met by

@@ -20,6 +20,7 @@ from typing import Any
 
 from polaris.errors import PolarisError
 from polaris.store import health, leases
+from polaris.store import invocations as history_tables
 from polaris.store.health import SCHEMA_VERSION, StoreError  # noqa: F401 - re-exported
 
 SCHEMA = """
@@ -42,7 +43,8 @@ CREATE TABLE IF NOT EXISTS results (
   extracted INTEGER, error TEXT, answer TEXT, gold TEXT, data TEXT,
   PRIMARY KEY (run, item)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS results_run_idx ON results (run, idx);
-""" + leases.SCHEMA
+""" + leases.SCHEMA + history_tables.SCHEMA
+
 
 
 def canonical_json(obj: Any) -> str:
@@ -72,6 +74,25 @@ class RunRow:
     manifest: dict[str, Any]
     created: float
     updated: float
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationRow:
+    """One invocation that filled a run (runner/history.py): where its answers came from and how much."""
+
+    id: int
+    run: str
+    source: str  # run | experiment | rescore | import | ...
+    started: float
+    finished: float | None  # None: still running, or killed
+    endpoint: str | None  # the server URL, or the in-process model (hf:<path>, lab:<weights>)
+    limit: int | None  # --limit (items per cell), None for the whole dataset
+    items_asked: int | None
+    items_scored: int | None
+    errors: int | None
+    polaris_version: str | None
+    scorer_version: str | None
+    data: dict[str, Any]  # backend identity, executor, host, requests, provenance of imports, ...
 
 
 @dataclass(slots=True)
@@ -124,6 +145,10 @@ class Store:
                     health.migrate(self.db, version)
         except sqlite3.Error as exc:
             raise health.describe(exc, self.path) from None
+
+    def _has(self, table: str) -> bool:
+        """Whether the store has a table (a store opened read-only is not migrated: invocations)."""
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone() is not None
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -244,6 +269,11 @@ class Store:
         rows = self.db.execute("SELECT key, value FROM meta WHERE key >= ? AND key < ?", (prefix, prefix + "\uffff"))
         return dict(rows.fetchall())
 
+    def answered(self, run: str) -> int:
+        """Requests answered under a run id (distinct request hashes with a successful call): work a
+        killed or stopped invocation did before it could store its item results."""
+        return self.db.execute("SELECT COUNT(DISTINCT hash) FROM calls WHERE run=? AND ok=1", (run,)).fetchone()[0]
+
     def usage(self, run: str) -> dict[str, int]:
         totals: dict[str, int] = {}
         for (blob,) in self.db.execute("SELECT usage FROM calls WHERE run=? AND usage IS NOT NULL", (run,)):
@@ -263,22 +293,85 @@ class Store:
                 (run_id, label, json.dumps(spec, sort_keys=True), json.dumps(manifest, sort_keys=True), now, now),
             )
 
+    def run(self, run_id: str) -> RunRow | None:
+        r = self.db.execute("SELECT id, label, spec, manifest, created, updated FROM runs WHERE id=?", (run_id,)).fetchone()
+        return RunRow(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5]) if r else None
+
     def runs(self) -> list[RunRow]:
         rows = self.db.execute("SELECT id, label, spec, manifest, created, updated FROM runs ORDER BY created")
         return [RunRow(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5]) for r in rows]
 
-    def put_results(self, run_id: str, results: Iterable[ResultRow]) -> None:
-        results = list(results)
+    # -- invocations: the history of what filled each run -------------------------------------
+
+    def begin_invocation(self, run_id: str, *, source: str, endpoint: str | None = None, limit: int | None = None,
+                         items_asked: int | None = None, polaris_version: str | None = None,
+                         scorer_version: str | None = None, data: dict[str, Any] | None = None,
+                         started: float | None = None) -> int:
+        """Record that an invocation starts filling a run; returns its id (for `end_invocation` and
+        for the item results it judges: `put_results(..., invocation=)`)."""
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO invocations (run, source, started, endpoint, item_limit, items_asked, polaris_version,"
+                " scorer_version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, source, started if started is not None else time.time(), endpoint, limit, items_asked,
+                 polaris_version, scorer_version, json.dumps(data or {}, sort_keys=True, ensure_ascii=False)))
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def end_invocation(self, invocation: int, *, items_scored: int, errors: int,
+                       data: dict[str, Any] | None = None) -> None:
+        """Close an invocation with what it scored; `data` is merged into what `begin_invocation` kept."""
+        with self.transaction():
+            row = self.db.execute("SELECT data FROM invocations WHERE id=?", (invocation,)).fetchone()
+            merged = {**json.loads(row[0] or "{}"), **(data or {})} if row else dict(data or {})
+            self.db.execute("UPDATE invocations SET finished=?, items_scored=?, errors=?, data=? WHERE id=?",
+                            (time.time(), items_scored, errors, json.dumps(merged, sort_keys=True, ensure_ascii=False),
+                             invocation))
+
+    def invocations(self, run_id: str | None = None) -> list[InvocationRow]:
+        """The invocations of one run (or of all runs), oldest first; [] for a store made before them."""
+        if not self._has("invocations"):
+            return []
+        sql = ("SELECT id, run, source, started, finished, endpoint, item_limit, items_asked, items_scored, errors,"
+               " polaris_version, scorer_version, data FROM invocations")
+        rows = (self.db.execute(sql + " WHERE run=? ORDER BY id", (run_id,)) if run_id is not None
+                else self.db.execute(sql + " ORDER BY id"))
+        return [InvocationRow(*r[:12], json.loads(r[12] or "{}")) for r in rows]
+
+    def put_results(self, run_id: str, results: Iterable[ResultRow], invocation: int | None = None) -> None:
+        """Store item results (replacing earlier ones of the same items); with `invocation`, record that
+        it judged them (`result_sources`), in the same transaction."""
+        rows = list(results)
         with self.transaction():
             self.db.executemany(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (run_id, r.item, r.idx, r.group, r.correct, r.strict, int(r.extracted), r.error, r.answer,
                      r.gold, json.dumps(r.data, ensure_ascii=False))
-                    for r in results
+                    for r in rows
                 ],
             )
-        health.count_kept(len(results))
+            if invocation is not None:
+                self.db.executemany("INSERT OR REPLACE INTO result_sources VALUES (?, ?, ?)",
+                                    [(run_id, r.item, invocation) for r in rows])
+        health.count_kept(len(rows))
+
+    def result_counts(self, run_id: str) -> tuple[int, int, dict[int | None, int]]:
+        """(items stored, items scored, items per judging invocation: None for results stored before
+        run histories) of a run, counted without reading the results."""
+        items, scored = self.db.execute("SELECT COUNT(*), COALESCE(SUM(error IS NULL), 0) FROM results WHERE run=?",
+                                        (run_id,)).fetchone()
+        if not self._has("result_sources"):
+            return items, scored, ({None: items} if items else {})
+        per = self.db.execute(
+            "SELECT s.invocation, COUNT(*) FROM results r LEFT JOIN result_sources s ON s.run = r.run AND s.item = r.item"
+            " WHERE r.run=? GROUP BY s.invocation", (run_id,)).fetchall()
+        return items, scored, dict(per)
+
+    def result_sources(self, run_id: str) -> dict[str, int]:
+        """item -> the invocation that last judged its stored result ({} for stores before run histories)."""
+        if not self._has("result_sources"):
+            return {}
+        return dict(self.db.execute("SELECT item, invocation FROM result_sources WHERE run=?", (run_id,)).fetchall())
 
     def results(self, run_id: str, items: Iterable[str] | None = None) -> list[ResultRow]:
         rows = self.db.execute(

@@ -60,12 +60,22 @@ class Dataset:
     # CoT formats' own exemplars when they differ from the direct ones (MMLU: the hub's CoT prompts
     # for fewshot-cot, the 5 dev questions for fewshot-direct); None: `exemplars` serves both.
     cot_exemplars: Callable[[str], Sequence[Exemplar]] | None = None
+    # What the default exemplars are, for manifests and docs: {"cot": ..., "direct": ...}.
+    prompt_names: Mapping[str, str] = field(default_factory=dict)
+    # Enters the identity of few-shot cells that show the default exemplars (`default`, `shuffle`):
+    # set when a task's default prompt changed after cells were stored under the old one, so those
+    # cells keep their results and run ids and the new default's cells get their own.
+    prompt_tag: str | None = None
 
     def shots(self, group: str, cot: bool) -> Sequence[Exemplar]:
         """The default few-shot exemplars of a group for a CoT or a direct prompt format."""
         if cot and self.cot_exemplars is not None:
             return self.cot_exemplars(group)
         return self.exemplars(group)
+
+    def prompt_name(self, cot: bool) -> str | None:
+        """The published prompt the default exemplars are, for a CoT or a direct format."""
+        return self.prompt_names.get("cot" if cot else "direct")
 
 
 @dataclass(frozen=True)

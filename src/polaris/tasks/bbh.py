@@ -190,7 +190,9 @@ def make_task(name: str) -> Task:
         )
         + " (3-shot CoT prompts of Suzgun et al., 2022)",
         dataset=Dataset(
-            load=load, exemplars=exemplars, files=files, size=sum(SIZES[t] for t in tasks)
+            load=load, exemplars=exemplars, files=files, size=sum(SIZES[t] for t in tasks),
+            prompt_names={"cot": "Suzgun et al. (2022) 3-shot chain of thought (BIG-Bench-Hard cot-prompts/<task>.txt)",
+                          "direct": "Suzgun et al. (2022) 3 exemplars, answers only (answer-only prompting)"},
         ),
         template=make_template(multiple_choice=KIND_OF_TASK.get(tasks[0], "choice") == "choice")
         if single

@@ -2,7 +2,8 @@
 
 Every file comes from a pinned commit of its source repository (tasks/sources.json) and is checked
 against its SHA-256 before it is moved into place, so a data directory is either right or absent,
-never half-written. `--mirror URL` replaces `https://raw.githubusercontent.com/` (for mirrors and
+never half-written. A dataset also fetches the files of other sources its default prompts read
+(`needs`: GSM8K's Wei et al. prompt and MMLU's CoT prompts are Chain-of-Thought Hub files). `--mirror URL` replaces `https://raw.githubusercontent.com/` (for mirrors and
 tests).
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from polaris.errors import PolarisError
 
@@ -29,9 +31,22 @@ class SourceFile:
     sha256: str
 
 
+def _raw() -> dict[str, Any]:
+    return json.loads(resources.files("polaris.tasks").joinpath("sources.json").read_text())
+
+
 def sources() -> dict[str, list[SourceFile]]:
-    raw = json.loads(resources.files("polaris.tasks").joinpath("sources.json").read_text())
-    return {name: [SourceFile(loc, d["base"] + rem, sha) for loc, rem, sha in d["files"]] for name, d in raw.items()}
+    return {name: [SourceFile(loc, d["base"] + rem, sha) for loc, rem, sha in d["files"]] for name, d in _raw().items()}
+
+
+def wanted(name: str, table: dict[str, list[SourceFile]] | None = None) -> list[tuple[str, SourceFile]]:
+    """(dataset folder, file) for everything a dataset needs: its own files, then the files of other
+    sources its default prompts read."""
+    table = table if table is not None else sources()
+    out = [(name, f) for f in table[name]]
+    for other, paths in _raw()[name].get("needs", {}).items():
+        out += [(other, f) for f in table[other] if f.local in paths]
+    return out
 
 
 def _sha(path: Path) -> str:
@@ -46,8 +61,10 @@ def _present(path: Path, f: SourceFile) -> bool:
 def status(dest: Path) -> dict[str, tuple[int, int]]:
     """dataset -> (files present with the right checksum, files expected)."""
     out = {}
-    for name, files in sources().items():
-        ok = sum(1 for f in files if _present(dest / name / f.local, f))
+    table = sources()
+    for name in table:
+        files = wanted(name, table)
+        ok = sum(1 for folder, f in files if _present(dest / folder / f.local, f))
         out[name] = (ok, len(files))
     return out
 
@@ -95,7 +112,8 @@ def fetch(names: list[str], dest: Path, *, mirror: str | None = None, force: boo
     unknown = [n for n in names if n not in table]
     if unknown:
         raise PolarisError(f"unknown dataset '{unknown[0]}' (choose from {', '.join(table)})")
-    todo = [(n, f) for n in names for f in table[n] if force or not _present(dest / n / f.local, f)]
+    files = list(dict.fromkeys((folder, f) for n in names for folder, f in wanted(n, table)))
+    todo = [(folder, f) for folder, f in files if force or not _present(dest / folder / f.local, f)]
     if on_total:
         on_total(len(todo))
     if todo:

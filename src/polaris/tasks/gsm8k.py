@@ -1,8 +1,13 @@
 """GSM8K (Cobbe et al. 2021): grade-school math word problems with a numeric answer.
 
-Test split 1319, train split 7473, from `<data dir>/gsm8k/{test,train}.jsonl`. Worked solutions
-become exemplar rationales with the `<<a*b=c>>` calculator notes removed; the default few-shot
-exemplars are the first 8 training problems.
+Test split 1319, train split 7473, from `<data dir>/gsm8k/{test,train}.jsonl`. The default few-shot
+exemplars are Wei et al.'s (2022) 8-shot chain-of-thought prompt, the one the Chain-of-Thought Hub
+and most papers report GSM8K with, read from the hub's `gsm8k/lib_prompt/prompt_original.txt`
+(`<data dir>/cot_hub_prompts/`, fetched with `polaris data fetch gsm8k`); the direct formats show
+the same 8 questions with the answer sentence only (Wei et al.'s standard prompting). Training
+solutions (calculator notes `<<a*b=c>>` removed) are the pool `--exemplars complex|random` draw
+from. Cells stored when the default was the first 8 training problems keep their run ids; the new
+default's cells name it in their identity (`prompt_tag`), so the two never share results.
 """
 
 from __future__ import annotations
@@ -15,6 +20,12 @@ from polaris.prompts.template import Template
 from polaris.scoring.numeric import NumericScorer, canonical
 from polaris.tasks.base import Dataset, Exemplar, Item, Task
 from polaris.tasks.data import data_file, read_jsonl
+
+PROMPT_FILE = "gsm8k/lib_prompt/prompt_original.txt"  # under <data dir>/cot_hub_prompts/
+PROMPT_NAMES = {
+    "cot": "Wei et al. (2022) 8-shot chain of thought (CoT Hub gsm8k/lib_prompt/prompt_original.txt)",
+    "direct": "Wei et al. (2022) 8 questions, answers only (standard prompting)",
+}
 
 CALC = re.compile(r"<<[^<>]*>>")
 TEMPLATE = Template(
@@ -50,6 +61,12 @@ def _as_exemplar(item: Item) -> Exemplar:
     return Exemplar(item.id, item.question, item.rationale, item.target)
 
 
+def wei_exemplars() -> tuple[Exemplar, ...]:
+    from polaris.prompts.exemplars import parse_hub_file
+
+    return tuple(parse_hub_file(data_file("cot_hub_prompts", PROMPT_FILE)))
+
+
 def make_task(name: str = "gsm8k", **options: object) -> Task:
     if name != "gsm8k":
         raise PolarisError(f"unknown task '{name}'")
@@ -58,10 +75,13 @@ def make_task(name: str = "gsm8k", **options: object) -> Task:
     pool = cache(lambda group="": tuple(_as_exemplar(it) for it in _split("train")))
     dataset = Dataset(
         load=test,
-        exemplars=cache(lambda group="": tuple(_as_exemplar(it) for it in _split("train", limit=8))),
+        exemplars=cache(lambda group="": wei_exemplars()),
         pool=pool,
-        files=lambda: [data_file("gsm8k", "test.jsonl"), data_file("gsm8k", "train.jsonl")],
+        files=lambda: [data_file("gsm8k", "test.jsonl"), data_file("gsm8k", "train.jsonl"),
+                       data_file("cot_hub_prompts", PROMPT_FILE)],
         size=1319,
+        prompt_names=PROMPT_NAMES,
+        prompt_tag="wei2022-8shot",
     )
     return Task(
         name="gsm8k",

@@ -134,6 +134,8 @@ def make_task(name: str) -> Task:
             exemplars=lambda group: minerva_exemplars(),
             files=lambda: (data_file("math", FILES[name]),),
             size=SIZES[name],
+            prompt_names={"cot": "Minerva 4-shot (Lewkowycz et al. 2022; lm-eval's minerva_math)",
+                          "direct": "Minerva 4 problems, answers only"},
         ),
         template=TEMPLATE,
         scorer=MathScorer(),

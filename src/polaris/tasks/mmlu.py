@@ -167,6 +167,8 @@ def make_task(name: str) -> Task:
             cot_exemplars=lambda group: cot_exemplars(group_of(group)),
             files=files,
             size=sum(SIZES[s] for s in subjects),
+            prompt_names={"cot": "CoT Hub 5-shot chain of thought (MMLU/lib_prompt/mmlu-cot.json)",
+                          "direct": "Hendrycks et al. (2021) 5-shot: the subject's dev questions"},
         ),
         template=make_template(subjects[0] if single else None),
         scorer=ChoiceScorer(),
