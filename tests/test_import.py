@@ -99,6 +99,13 @@ def test_per_file_agreement_is_printed(tmp_path):
     assert "(500)" in line  # agreement over the 500 items the source judged
 
 
+def test_per_file_lines_tell_files_of_the_same_name_apart(tmp_path):
+    out = run("import", "bbh-outputs", str(BBH / BBH_FILES[1]), str(BBH / BBH_FILES[2]), "--model", "codex",
+              "--store", str(tmp_path / "t.db")).stdout
+    flat = "".join(ln.replace("│", "").strip() for ln in out.splitlines())  # names fold over lines
+    assert "cot/sports_understanding" in flat and "direct/sports_understanding" in flat
+
+
 def test_bbh_outputs_become_one_bbh_run_per_prompt_format_beside_the_papers_scores(store):
     _, docs = store
     runs = {r["prompt"]: r for r in docs["bbh"]["runs"]}
@@ -186,6 +193,9 @@ def test_report_and_viewer_show_imported_runs(store, tmp_path):
     run("report", "--store", str(path), "--out", str(out))
     page = (out / "index.html").read_text()
     assert "†" in page and "Polaris did not send these prompts" in page and "gsm8k-solutions" in page
+    planning = page[page.index('id="planning"'):]
+    planning = planning[:planning.index("</section>")]
+    assert "zero-shot greedy †" in planning  # the planning tables mark them too
     manifests = json.loads((out / "manifests.json").read_text())
     assert any(m.get("manifest", m).get("backend", {}).get("imported") for m in manifests.values())
 

@@ -176,3 +176,48 @@ def test_equal_questions_with_other_golds_are_ambiguous_not_guessed(tmp_path):
     assert [(m.status, m.item.id if m.item else None) for m in got] == [
         ("ambiguous", None), ("matched", "b"), ("matched", "c"), ("matched", "d")]
     assert "2 items have this question (a, b)" in got[0].reason
+
+
+# The writer is slowed down in the child (a slow disk or a big import) so Ctrl-C lands inside the
+# import's transaction, after the first run was scored but before the import commits.
+_SLOW_IMPORT = """
+import pathlib, sys, time
+import polaris.importers.writer as writer
+real, ready = writer.finish_cell, pathlib.Path(sys.argv[1])
+def slow(*args, **kwargs):
+    out = real(*args, **kwargs)
+    ready.write_text("scored")
+    time.sleep(60)
+    return out
+writer.finish_cell = slow
+sys.argv = ["polaris", *sys.argv[2:]]
+from polaris.cli import main
+main()
+"""
+
+
+def test_ctrl_c_during_an_import_keeps_nothing_and_says_so(tiny_data, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    store, ready = tmp_path / "s.db", tmp_path / "ready"
+    src = gens(tmp_path / "g.jsonl", [{"id": "gsm8k/test/0", "response": "The answer is 7.", "model": m}
+                                      for m in ("a", "b")])
+    args = ["import", "jsonl", str(src), "--task", "gsm8k", "--store", str(store)]
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_IMPORT, str(ready), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli_env(POLARIS_DATA_DIR=str(tiny_data)))
+    deadline = time.monotonic() + 120
+    while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    # The shared Ctrl-C line counts what was committed: a rolled-back import kept nothing.
+    assert err.strip().splitlines()[-1] == "interrupted: 0 results kept; run the same command to continue"
+    assert tables(store) == {"runs": 0, "results": 0, "samples": 0, "calls": 0, "requests": 0}
+    again = run(tiny_data, *args, "--json")
+    assert again.returncode == 0, again.stderr
+    assert [r["status"] for r in json.loads(again.stdout)["runs"]] == ["new", "new"]

@@ -4,6 +4,7 @@ Parquet, CSV or JSONL rows). See docs/import.md and docs/export.md."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -48,9 +49,19 @@ def _unmatched(cells: list[Any]) -> list[dict[str, Any]]:
             for c in cells for m in c.matches if m.item is None]
 
 
+def _short_names(paths: list[str]) -> dict[str, str]:
+    """File names as the per-file table shows them: the name alone, or the path below the files' common
+    folder when names repeat (BBH's cot/ and direct/ folders hold files of the same names)."""
+    names = {p: Path(p).name for p in paths}
+    if len(set(names.values())) == len(names):
+        return names
+    root = os.path.commonpath([str(Path(p).resolve().parent) for p in paths])
+    return {p: os.path.relpath(Path(p).resolve(), root) for p in paths}
+
+
 def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list[dict[str, Any]],
            show_unmatched: bool, store: Path) -> None:
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from polaris.cli.display import wide_console
 
@@ -62,8 +73,10 @@ def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list
                     f"records, {totals['matched']} matched, {totals['unmatched']} unmatched, {totals['ambiguous']} "
                     f"ambiguous, {totals['duplicate']} duplicate. Polaris did not send these prompts; it scored the "
                     "responses with its own extractors."))
-    table = Table("run", "model", "task", "prompt", "matched", "accuracy % [95% CI]", "strict %", "errors",
-                  "source %", "agree %", "status", title="Runs", title_justify="left")
+    # Run ids are copied into other commands: never cut; long task names fold rather than end in "…".
+    table = Table(Column("run", min_width=16, no_wrap=True), "model", Column("task", overflow="fold"), "prompt",
+                  "matched", "accuracy % [95% CI]", "strict %", "errors", "source %", "agree %", "status",
+                  title="Runs", title_justify="left")
     for r in runs:
         ci = r["ci95"]
         acc = ("-" if r["accuracy"] is None else
@@ -73,13 +86,14 @@ def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list
                       pct(r["strict_accuracy"]), str(r["errors"]), pct(a["source_accuracy"]) if a["n"] else "-",
                       pct(a["rate"]) if a["n"] else "-", r["status"])
     out.print(table)
-    ft = Table("file", "model", "items", "Polaris %", "source %", "agree % (n)", "both right / both wrong / "
-               "Polaris only / source only", title="Agreement with the source's verdicts, per file",
-               title_justify="left")
+    ft = Table(Column("file", overflow="fold"), "model", "items", "Polaris %", "source %", "agree % (n)",
+               "both right / both wrong / Polaris only / source only",
+               title="Agreement with the source's verdicts, per file", title_justify="left")
+    names = _short_names([f["file"] for f in files])
     for f in files:
         a = f["agreement"]
         counts = "-" if not a else f"{a['both_right']} / {a['both_wrong']} / {a['polaris_only']} / {a['source_only']}"
-        ft.add_row(plain(Path(f["file"]).name), plain(f["model"]), str(f["items"]), pct(f["polaris_accuracy"]),
+        ft.add_row(plain(names[f["file"]]), plain(f["model"]), str(f["items"]), pct(f["polaris_accuracy"]),
                    pct(f["source_accuracy"]) + ("" if a or f["source_accuracy"] is None else " (published)"),
                    f"{pct(a['rate'])} ({a['n']})" if a else "-", counts)
     out.print(ft)

@@ -309,19 +309,23 @@ def planning(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup |
     if "blocks" in figs:
         body.append(figure(figs["blocks"], "Plan success against the number of blocks"))
     rows = []
+    marked = {c.id: IMPORTED_MARK if _imported(c.run) else "" for c in planned}  # polaris import
     for c in planned:
         p = c.planning
         for b, m in sorted(p.get("by_blocks", {}).items(), key=lambda kv: int(kv[0])):
             rows.append(({"data_run": c.id, "data_table": "planning", "data_blocks": b}, [
-                f"{c.model} {c.task} {c.prompt} {c.strategy}", b, m["success"]["n"], _stat(m["success"]),
+                f"{c.model} {c.task} {c.prompt} {c.strategy}{marked[c.id]}", b, m["success"]["n"], _stat(m["success"]),
                 _stat(m.get("optimal")), _num_ci(m.get("optimality")), _stat(m.get("executable_prefix")),
                 run_link(c.id)]))
     body.append(table(["cell", "blocks", "n", "success %", "optimal %", "length / optimal", "executable prefix %",
                        "run"], rows, numeric_from=1))
+    if any(marked.values()):
+        body.append(el("p", "† imported: someone else's responses, scored by Polaris (their sources under "
+                            "Results per task)", class_="note"))
     fails = []
     for c in planned:
         for kind, f in (c.planning.get("failures") or {}).items():
-            fails.append(({"data_run": c.id, "data_table": "failures", "data_kind": kind}, [f"{c.model} {c.task} {c.prompt} {c.strategy}", kind, f.get("count"),
+            fails.append(({"data_run": c.id, "data_table": "failures", "data_kind": kind}, [f"{c.model} {c.task} {c.prompt} {c.strategy}{marked[c.id]}", kind, f.get("count"),
                                                _stat(f), run_link(c.id)]))
     if fails:
         body.append(el("h3", "First failure of each plan"))
@@ -335,7 +339,7 @@ def planning(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup |
         rows = []
         for c in modulo:
             at = {s["round"]: s for s in c.planning["modulo"]["success_at"]}
-            rows.append(({"data_run": c.id, "data_table": "modulo"}, [f"{c.model} {c.task} {c.prompt}", c.planning["modulo"].get("feedback"),
+            rows.append(({"data_run": c.id, "data_table": "modulo"}, [f"{c.model} {c.task} {c.prompt}{marked[c.id]}", c.planning["modulo"].get("feedback"),
                                              *[_stat(at.get(r)) for r in range(R + 1)], run_link(c.id)]))
         body.append(table(["cell", "feedback", *[f"r={r}" for r in range(R + 1)], "run"], rows, numeric_from=2))
     return section("planning", "Planning", *body)
