@@ -84,6 +84,11 @@ def test_planbench_runs_are_matched_by_instance_and_keep_their_provenance(store)
 
     assert f["name"] == PB_FILES[0] and f["sha256"] == hashlib.sha256((PB / PB_FILES[0]).read_bytes()).hexdigest()
     assert len(prov["items"]) == 500 and {v[2] for v in prov["items"].values()} == {0.0, 1.0}
+    # The import is the run's one invocation, and the manifest lists it with where it came from.
+    (inv,) = manifest["invocations"]
+    assert inv["source"] == "import" and inv["endpoint"] == "imported:gpt-4_chat"
+    assert inv["provenance"]["files"] == prov["files"] and inv["provenance"]["sent_by_polaris"] is False
+    assert inv["items_scored"] == 500 and "items" not in inv["provenance"]
     # The LLM-Modulo file: its conversation rounds were read as rounds, not as samples.
     con = sqlite3.connect(path)
     rounds = [json.loads(d) for (d,) in con.execute("SELECT json_extract(data, '$.modulo') FROM results WHERE run=?",
@@ -168,6 +173,10 @@ def test_rescore_reproduces_the_import_and_keeps_the_provenance(store, tmp_path)
     run("rescore", "--store", str(copy), "--task", "blocksworld", "--json")
     assert results(copy) == before
     assert all(m["backend"]["imported"]["format"] for m in _runs(copy).values())
+    # The rescore is one more line in each run's history; the import stays first, with its provenance.
+    gsm = next(m for m in _runs(copy).values() if m["task"] == "gsm8k")
+    assert [i["source"] for i in gsm["invocations"]] == ["import", "rescore"]
+    assert gsm["invocations"][0]["provenance"]["format"] == "gsm8k-solutions"
 
 
 def test_importing_the_same_files_again_changes_nothing(store):

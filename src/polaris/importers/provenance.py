@@ -31,6 +31,12 @@ def imported_from(manifest: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return prov if isinstance(prov, dict) else None
 
 
+def summary(prov: Mapping[str, Any]) -> dict[str, Any]:
+    """The provenance without its per-item map: what the manifest lists with the import's invocation
+    (the items stay in the backend identity, once)."""
+    return {k: v for k, v in prov.items() if k != "items"}
+
+
 def label(prov: Mapping[str, Any]) -> str:
     """"imported: planbench (blocksworld_gpt-4_chat_...json)": what a mark next to a number says."""
     names = [f.get("name", "?") for f in prov.get("files") or ()]

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from polaris.importers import keys
+from polaris.importers import keys, provenance
 from polaris.importers.plan import ImportCell
 from polaris.importers.records import Record
 from polaris.runner.context import SolveContext
@@ -90,7 +90,8 @@ def write(store: Store, cells: list[ImportCell]) -> list[Written]:
             identity = {"model": spec.model, "backend": "imported", "imported": cell.provenance}
             ctx = SolveContext(store, None, identity, spec.run_id)
             _write_samples(store, ctx, prepared, [m.record for m in matched])
-            info = open_cell(prepared, store, identity)  # the run's record: this import is its invocation
+            # The run's record: this import is its invocation, listed in the manifest with its provenance.
+            info = open_cell(prepared, store, identity, data={"provenance": provenance.summary(cell.provenance)})
             started = time.time()
             got = asyncio.run(solve_items(prepared, ctx, range(len(items)), concurrency=1))
             run = finish_cell(prepared, store, info, [got[i] for i in range(len(items))], ctx.stats,
