@@ -8,7 +8,7 @@ it) is printed with the ratio against a floor measured in the same run:
 
   floor        32 items, K = 1 (greedy): what polaris itself costs with nothing sampled
   K sweep      32 items, --concurrency 4, K = 16, 128, 1024
-  item sweep   K = 64, --concurrency 4, 100, 1000 and 3000 items
+  item sweep   K = 64, --concurrency 4, 100, 1000 and 3000 items (each also greedy, K = 1)
   then, on the K = 1024 store: `polaris rescore` (judges again from the stored samples) and
   `polaris report` (reads every run back)
 
@@ -104,7 +104,9 @@ def main() -> None:
     print(f"polaris from {SRC}; load average {os.getloadavg()[0]:.1f}")
     ks = (16, 128) if args.quick else (16, 128, 1024)
     sizes = (100, 300) if args.quick else (100, 1000, 3000)
-    configs = [("floor", 32, 1)] + [("K sweep", 32, k) for k in ks] + [("item sweep", n, 64) for n in sizes]
+    # Each item count greedy (K = 1) too: what the items cost by themselves (dataset, prompts, records).
+    configs = [("floor", 32, 1)] + [("K sweep", 32, k) for k in ks] + [("item sweep", n, k) for n in sizes
+                                                                        for k in (1, 64)]
     out: dict[str, dict] = {}
     biggest = None
     print(f"{'sweep':10s} {'items':>6s} {'K':>5s} {'samples':>8s} {'seconds':>8s} {'CPU s':>6s} {'peak MiB':>9s}"
