@@ -94,12 +94,9 @@ def _board_out(board: Any, fmt: str, store: Path) -> None:
             for line in lines:
                 print(f"- {_md(line)}")
         return
-    from rich.table import Table
+    from polaris.cli.tables import Col, Grid
 
-    table = Table(title=title, title_justify="left", show_lines=True)
-    table.add_column("model", no_wrap=True)
-    for s in board.suites:
-        table.add_column(TITLES[s], justify="right")
+    table = Grid(title, [Col("model", wrap=False), *(Col(TITLES[s], "right") for s in board.suites)], show_lines=True)
     for model, parts in grid:
         table.add_row(plain(model), *("\n".join(plain(x) for x in p) for p in parts))
     _print(table, notes, board.notes).print(f"store: {store}; run ids are the keys of its `runs` table (manifests)")
@@ -107,8 +104,7 @@ def _board_out(board: Any, fmt: str, store: Path) -> None:
 
 def _print(table: Any, notes: _Notes, extra: list[str]) -> Any:
     """A rich table on stdout, then its numbered footnotes and the board's notes, as plain text."""
-    out = console(sys.stdout)
-    out.print(table)
+    out = table.print(console(sys.stdout))
     for i, text in enumerate(notes.lines, 1):
         out.print(plain(f"[{i}] {text}"))
     for text in extra:
@@ -196,12 +192,9 @@ def _breakdown_out(board: Any, suite: str, fmt: str, store: Path) -> None:
         for i, t in enumerate(notes.lines, 1):
             print(f"\n[{i}] {_md(t)}")
         return
-    from rich.table import Table
+    from polaris.cli.tables import Col, Grid
 
-    table = Table(title=title, title_justify="left")
-    table.add_column("", no_wrap=True)
-    for h in heads:
-        table.add_column(plain(h), justify="right", no_wrap=True)
+    table = Grid(title, [Col(""), *(Col(plain(h), "right") for h in heads)])
     last = None
     for section, label, per in rows:
         if section != last:

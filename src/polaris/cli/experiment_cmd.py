@@ -236,17 +236,15 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
     if as_json:
         _dump(doc)
         return
-    from rich.table import Table
-
-    from polaris.cli.display import wide_console
-
-    table = Table(title=f"Dry run: {exp.name} ({exp.path}), store {path}", title_justify="left")
     from polaris.cli.compute_display import usd
+    from polaris.cli.display import wide_console
+    from polaris.cli.tables import Col, Grid
 
-    for col in ("model", "task", "prompt", "strategy", "seed", "items", "requests", "samples", "prompt tok",
-                "completion tok", "cost", "completion estimate from"):
-        table.add_column(col, justify="right" if col in ("seed", "items", "requests", "samples", "prompt tok",
-                                                         "completion tok", "cost") else "left")
+    table = Grid(f"Dry run: {exp.name} ({exp.path}), store {path}", [
+        Col("model", key=True, wrap=False), Col("task", key=True, wrap=False), Col("prompt", key=True),
+        Col("strategy", key=True), Col("seed", "right", key=True), Col("items", "right"), Col("requests", "right"),
+        Col("samples", "right", drop=2), Col("prompt tok", "right"), Col("completion tok", "right"),
+        Col("cost", "right", drop=1), Col("completion estimate from", drop=3)])
     for c in cells:
         strategy = c["strategy"] + (f" d{c['draw']}" if c["draw"] is not None else "")
         strategy += "".join(f" {short}={c[ax]}" for ax, short in (("effort", "effort"), ("thinking_budget", "think"),
@@ -254,8 +252,7 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
         table.add_row(c["model"], c["task"], c["prompt"], strategy, str(c["seed"]), str(c["items"]),
                       str(c["requests"]), str(c["samples"]), f"{c['prompt_tokens']:,}", f"{c['completion_tokens']:,}",
                       usd(c["cost_usd"]), c["completion_source"])
-    console = wide_console(140)
-    console.print(table)
+    console = table.print(wide_console())
     cost = f"; expected cost {usd(total['cost_usd'])} ({prices.source})" if total["cost_usd"] is not None else ""
     if total.get("unpriced_cells"):
         cost += f", {total['unpriced_cells']} cell(s) without a price"
@@ -276,19 +273,18 @@ def _print_power(console: Any, power: Any) -> None:
     """The smallest difference each contrast can detect at the grid's size (experiments/power.py)."""
     if not power:
         return
-    from rich.table import Table
+    from polaris.cli.tables import Col, Grid
 
-    table = Table(title="Contrasts: minimum detectable difference (80% power, two-sided 5%), points",
-                  title_justify="left")
-    for col in ("contrast", "where", "items", "MDE at most", "MDE from stored cells", "stored items", "corr"):
-        table.add_column(col, justify="left" if col in ("contrast", "where") else "right")
+    table = Grid("Contrasts: minimum detectable difference (80% power, two-sided 5%), points", [
+        Col("contrast"), Col("where", key=True), Col("items", "right"), Col("MDE at most", "right"),
+        Col("MDE from stored cells", "right"), Col("stored items", "right", drop=2), Col("corr", "right", drop=1)])
     for r in power:
         prior = r["prior"] or {}
         corr = prior.get("corr")
         table.add_row(r["name"], r["where"], str(r["n"]), f"{100 * r['mde_bound']:.1f}",
                       f"{100 * prior['mde']:.1f}" if prior else "-", str(prior.get("prior_items", "-")),
                       "-" if corr is None else f"{corr:.2f}")
-    console.print(table)
+    table.print(console)
     console.print("MDE at most: any scores in [0, 1] (both at 50%, uncorrelated); from stored cells: their observed"
                   " paired SE (correlation included) scaled to the grid's items.", style="dim", highlight=False)
 
@@ -319,14 +315,13 @@ def status_cmd(
                "tokens_spent": spent, "cells": [{k: v for k, v in r.items() if k != "summary"} |
                                                 {"accuracy": (r["summary"] or {}).get("accuracy")} for r in rows]})
         return
-    from rich.table import Table
-
     from polaris.cli.display import pct, wide_console
+    from polaris.cli.tables import Col, Grid
 
-    table = Table(title=f"Status: {exp.name} ({exp.path}), store {path}", title_justify="left")
-    for col in ("model", "task", "prompt", "strategy", "seed", "state", "items", "errors", "accuracy %",
-                "tokens spent"):
-        table.add_column(col, justify="left" if col in ("model", "task", "prompt", "strategy", "state") else "right")
+    table = Grid(f"Status: {exp.name} ({exp.path}), store {path}", [
+        Col("model", key=True, wrap=False), Col("task", key=True, wrap=False), Col("prompt", key=True),
+        Col("strategy", key=True), Col("seed", "right", key=True), Col("state"), Col("items", "right"),
+        Col("errors", "right"), Col("accuracy %", "right"), Col("tokens spent", "right", drop=1)])
     for r in rows:
         strategy = r["strategy"] + (f" d{r['draw']}" if r["draw"] is not None else "")
         stored = f"{r['scored']}/{r['items']}"
@@ -335,7 +330,6 @@ def status_cmd(
         table.add_row(r["model"], r["task"], r["prompt"], strategy, str(r["seed"]), r["state"],
                       stored, str(r["errors"]), pct((r["summary"] or {}).get("accuracy")),
                       f"{r['tokens_spent']:,}")
-    console = wide_console(120)
-    console.print(table)
+    console = table.print(wide_console())
     console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"; {spent:,} tokens spent",
                   highlight=False)
