@@ -1,4 +1,4 @@
-"""`polaris run`, `polaris rescore` and `polaris tasks`."""
+"""`polaris run` and `polaris rescore` (`polaris tasks`: tasks_cmd.py)."""
 
 from __future__ import annotations
 
@@ -302,22 +302,3 @@ def rescore(
         _json_out(summaries)
     elif summaries:
         results_table(summaries, title="Rescored")
-
-
-@app.command()
-def tasks(as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
-    """List every task with its size."""
-    from polaris.tasks.registry import list_tasks
-
-    rows = list_tasks()
-    if as_json:
-        json.dump([{"task": n, "size": s, "description": d} for n, s, d in rows], sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("task", "items", "description")
-    for n, s, d in rows:
-        table.add_row(n, "-" if s is None else str(s), d)
-    Console().print(table)

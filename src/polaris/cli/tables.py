@@ -75,8 +75,10 @@ def _words_len(text: str) -> tuple[int, int]:
 class Grid:
     """A table built like rich's (`add_row`, `add_section`) and printed to fit `console.width`."""
 
-    def __init__(self, title: str | None, cols: Sequence[Col | str], *, show_lines: bool = False) -> None:
+    def __init__(self, title: str | None, cols: Sequence[Col | str], *, show_lines: bool = False,
+                 one_line: bool = False) -> None:
         self.title = title
+        self.one_line = one_line  # leave lesser columns out rather than wrap rows (a list read line by line)
         self.cols = [c if isinstance(c, Col) else Col(c) for c in cols]
         self.rows: list[tuple[list[str], bool]] = []  # cells, section ends after it
         self.show_lines = show_lines
@@ -131,6 +133,13 @@ class Grid:
                     if value:
                         hoisted.insert(0, f"{cols[j].header} {value}")
                     remove(j)
+        for level in (3, 2, 1) if self.one_line else ():
+            if fits(1):
+                break
+            for j in reversed(range(len(cols))):
+                if cols[j].drop == level and len(cols) > 1:
+                    dropped.insert(0, cols[j].header)
+                    remove(j)
         for level in (3, 2, "merge", 1):
             if fits(0):
                 break
@@ -156,10 +165,14 @@ class Grid:
         measured = self._measure(cols, cells)
         widths = [low for low, _ in measured]
         room = width - self._chrome(len(cols), light) - sum(widths)
-        if room < 0:
-            from rich._ratio import ratio_reduce
-
-            return ratio_reduce(-room, [1] * len(widths), [w - 1 for w in widths], widths)
+        if room < 0:  # last resort: fold the longest words of the widest wrapping columns first
+            for _ in range(-room):
+                pool = [j for j, c in enumerate(cols) if c.wrap and widths[j] > 8] or \
+                       [j for j in range(len(widths)) if widths[j] > 1]
+                if not pool:
+                    break
+                widths[max(pool, key=lambda j: widths[j])] -= 1
+            return widths
         wanting = [j for j, (low, high) in enumerate(measured) if high > low]
         while room > 0 and wanting:
             share = max(1, room // len(wanting))
