@@ -44,62 +44,14 @@ def ci_text(s: dict[str, Any]) -> str:
     return f"{pct(s['accuracy'])} [{pct(lo)}, {pct(hi)}]"
 
 
-class _NoBars:
-    """`progress(False)`: bars that draw nothing; notices still go to stderr as warnings."""
-
-    def __call__(self, description: str, total: int) -> Any:
-        def update(done: int, total: int, errors: int) -> None:
-            pass
-
-        update.status = lambda text: None  # type: ignore[attr-defined]
-        return update
-
-    @staticmethod
-    def notice(message: str) -> None:
-        warn(message)
-
-
 @contextmanager
 def progress(enabled: bool = True) -> Iterator[Any]:
-    """A rich progress display on stderr; yields a factory `bar(description, total) -> update(done, total,
-    errors)`. `update.status(text)` sets the bar's status line (requests in flight, retries and errors by
-    kind: runner/monitor.py); `bar.notice(message)` prints a warning above the bars."""
-    if not enabled:
-        yield _NoBars()
-        return
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                               TimeRemainingColumn)
-    from rich.text import Text
+    """Progress on stderr: yields a factory `bar(description, total) -> update(done, total, errors)`, with
+    `update.status(text)`, `update.sent(calls)` and `bar.notice(message)`; rich bars in a terminal, plain
+    lines otherwise (cli/progress.py)."""
+    from polaris.cli.progress import progress as bars
 
-    class Rate(ProgressColumn):
-        def render(self, task: Any) -> Text:
-            return Text(f"{task.speed:.1f}/s" if task.speed else "-/s", style="cyan")
-
-    class Status(ProgressColumn):
-        def render(self, task: Any) -> Text:
-            return Text(plain(task.fields.get("status") or ""), style="dim")
-
-    console = Console(stderr=True)
-    with Progress(
-        # Sized to fit 80 columns: done/total, rate, ETA and errors matter more than a long bar; the
-        # status (in flight, retries, errors by kind) comes last and may wrap.
-        TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(), Rate(),
-        TextColumn("eta"), TimeRemainingColumn(), TextColumn("[red]{task.fields[errors]} errors"), Status(),
-        console=console, transient=False, refresh_per_second=8,
-    ) as prog:
-
-        def bar(description: str, total: int):
-            tid = prog.add_task(description, total=total, errors=0, status="")
-
-            def update(done: int, total: int, errors: int) -> None:
-                prog.update(tid, completed=done, total=total, errors=errors)
-
-            update.status = lambda text: prog.update(tid, status=text)  # type: ignore[attr-defined]
-            return update
-
-        bar.notice = lambda message: prog.console.print(  # type: ignore[attr-defined]
-            Text(f"warning: {plain(message)}", style="yellow"))
+    with bars(enabled) as bar:
         yield bar
 
 

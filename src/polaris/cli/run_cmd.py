@@ -273,6 +273,7 @@ def rescore(
     from polaris.runner.runner import run_cell
     from polaris.store.store import Store
 
+    Store(store_path(store), readonly=True).close()  # a missing store is a one-line error, not a new empty one
     db = Store(store_path(store))
     summaries = []
     try:

@@ -157,6 +157,8 @@ class Grid:
                 if cols[j].drop == level and len(cols) > 1:
                     dropped.insert(0, cols[j].header)
                     remove(j)
+        order = [c.header for c in self.cols]
+        dropped.sort(key=order.index)
         return cols, cells, self._widths(cols, cells, width, light), hoisted, dropped, light
 
     def _widths(self, cols: list[Col], cells: list[list[str]], width: int, light: bool) -> list[int]:
