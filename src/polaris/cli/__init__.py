@@ -58,7 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     interrupt.install()
     _register()
     try:
-        code = app(args=argv, prog_name="polaris", standalone_mode=False)
+        from typer.main import get_command
+
+        from polaris.cli.helptext import natural
+
+        code = natural(get_command(app))(args=argv, prog_name="polaris", standalone_mode=False)
     except PolarisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

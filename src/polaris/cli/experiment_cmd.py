@@ -111,28 +111,32 @@ def _print_report(doc: dict[str, Any], title: str) -> None:
         icl_table(doc["icl"])
 
 
-@experiment_app.command("run")
+H = {"hidden": True}  # flags replaced by -M in 0.1 (cli/options.py): accepted with a warning until 0.2
+
+
+@experiment_app.command("run", context_settings={"max_content_width": 120})
 def run_cmd(
-    file: Path = typer.Argument(..., help="Experiment file (YAML)"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the cells and an estimate of requests and tokens; send nothing"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Stop before this invocation's calls could exceed N tokens (prompt + completion)"),
-    max_requests: Optional[int] = typer.Option(None, "--max-requests", min=1, help="Stop before sending more than N requests"),
-    store: Optional[Path] = typer.Option(None, help=STORE_HELP),
-    model: list[str] = typer.Option([], "--model", "-m", help="Replace the file's models (repeatable)"),
-    limit: Optional[int] = typer.Option(None, min=1, help="N items of each task, stratified over its groups (overrides the file's limit)"),
-    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible base URL (overrides the file)"),
-    concurrency: Optional[int] = typer.Option(None, min=1, help="Requests in flight (overrides the file)"),
-    timeout: float = typer.Option(600.0, callback=bounded("--timeout", 0.1), help="Seconds a request attempt may wait with nothing from the server"),
-    stall_timeout: float = typer.Option(30.0, "--stall-timeout", callback=bounded("--stall-timeout", 0.1), help="Seconds of silence after which a streamed response counts as stalled and is sent again"),
-    max_attempts: int = typer.Option(8, min=1, help="Attempts per request before it counts as an error"),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the tables"),
-    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars"),
-    executor: str = typer.Option("local", help="local (this process) | ray (a Ray cluster; see docs/scale.md)"),
-    ray_address: Optional[str] = typer.Option(None, help="Ray cluster HOST:PORT (default: $RAY_ADDRESS, else a local Ray)"),
-    ray_workers: Optional[int] = typer.Option(None, min=1, help="Ray workers (actors) per model (default: one per GPU or CPU, no more than the work needs)"),
-    ray_shard_size: Optional[int] = typer.Option(None, min=1, help="Items per shard sent to a Ray worker (default: about four shards per worker)"),
-    prices: Optional[Path] = typer.Option(None, "--prices", help="Price table (model -> input/output USD per million tokens) for costs, and the expected cost of a dry run; default: the `prices:` block of your models.yaml"),
-    budget_param: Optional[str] = typer.Option(None, "--budget-param", help="openai: how a thinking budget is sent: thinking_token_budget (vLLM, default) | custom_params (SGLang) | chat_template_kwargs"),
+    file: Path = typer.Argument(..., metavar="FILE", help="Experiment file (YAML)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the cells, requests, tokens and power; send nothing"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", metavar="N", callback=bounded("--max-tokens", 1), help="Stop before this run's calls could exceed N tokens"),
+    max_requests: Optional[int] = typer.Option(None, "--max-requests", metavar="N", callback=bounded("--max-requests", 1), help="Stop before sending more than N requests"),
+    model: list[str] = typer.Option([], "--model", "-m", metavar="MODEL", show_default=False, help="Replace the file's models (repeatable)"),
+    model_option: list[str] = typer.Option([], "--model-option", "-M", metavar="NAME=VALUE", show_default=False, help="Backend option, repeatable (docs/backends.md)"),
+    limit: Optional[int] = typer.Option(None, metavar="N", callback=bounded("--limit", 1), help="N items of each task, stratified (overrides the file)"),
+    base_url: Optional[str] = typer.Option(None, metavar="URL", help="OpenAI-compatible server (overrides the file)"),
+    concurrency: Optional[int] = typer.Option(None, metavar="N", callback=bounded("--concurrency", 1), help="Requests in flight (overrides the file)"),
+    executor: str = typer.Option("local", metavar="local|ray", show_default=False, help="ray: a Ray cluster (docs/scale.md)"),
+    prices: Optional[Path] = typer.Option(None, "--prices", metavar="FILE", help="Prices for costs and the dry run's estimate"),
+    store: Optional[Path] = typer.Option(None, metavar="PATH", help=STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document instead of the tables"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars or progress lines"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", **H),
+    stall_timeout: Optional[float] = typer.Option(None, "--stall-timeout", **H),
+    max_attempts: Optional[int] = typer.Option(None, "--max-attempts", **H),
+    budget_param: Optional[str] = typer.Option(None, "--budget-param", **H),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", **H),
+    ray_workers: Optional[int] = typer.Option(None, "--ray-workers", **H),
+    ray_shard_size: Optional[int] = typer.Option(None, "--ray-shard-size", **H),
 ) -> None:
     """Run every cell of an experiment file (resumable: finished samples are never asked again), then
     print the grid with CIs and the paired contrasts. Exit codes: 2 a cell's first requests were
@@ -149,10 +153,17 @@ def run_cmd(
 
     from polaris.analysis.prices import load_prices
 
+    from polaris.cli.display import warn
+    from polaris.cli.options import deprecated, merge, model_values, pairs
+
+    old = deprecated({"--timeout": timeout, "--stall-timeout": stall_timeout, "--max-attempts": max_attempts,
+                      "--budget-param": budget_param, "--ray-address": ray_address, "--ray-workers": ray_workers,
+                      "--ray-shard-size": ray_shard_size}, "-M", warn)
+    backend_opts, ray_opts = model_values(merge(pairs(model_option, "-M"), old, "-M"),
+                                          list(dict.fromkeys(c.spec.model for c in exp.cells)), executor)
     path = _store_path(exp, store)
     table = load_prices(prices)
-    options = BackendOptions(base_url=exp.base_url, concurrency=exp.concurrency, timeout=timeout,
-                             max_attempts=max_attempts, stall_timeout=stall_timeout, budget_param=budget_param)
+    options = BackendOptions(base_url=exp.base_url, concurrency=exp.concurrency, **backend_opts)
     if dry_run:
         from polaris.experiments.power import contrast_power
 
@@ -162,7 +173,7 @@ def run_cmd(
             power = contrast_power(exp, cells, db)
         _print_estimate(exp, path, est, as_json, max_tokens, max_requests, table, power)
         return
-    grid_executor = _grid_executor(executor, ray_address, ray_workers, ray_shard_size)
+    grid_executor = _grid_executor(executor, **ray_opts)
     budget = Budget(max_tokens=max_tokens, max_requests=max_requests)
     show = not no_progress and (not as_json or sys.stderr.isatty())
     with progress(show) as bar:
@@ -198,7 +209,8 @@ def run_cmd(
         raise typer.Exit(code)
 
 
-def _grid_executor(kind: str, address: Optional[str], workers: Optional[int], shard_size: Optional[int]) -> Any:
+def _grid_executor(kind: str, address: Optional[str] = None, workers: Optional[int] = None,
+                   shard_size: Optional[int] = None) -> Any:
     """None (the local executor) or the Ray one; Ray options without `--executor ray` are an error."""
     from polaris.errors import PolarisError
     from polaris.runner.executors import EXECUTORS, RayOptions

@@ -168,7 +168,7 @@ def _show(doc: dict[str, Any]) -> None:
 
 @app.command()
 def tasks(
-    name: Optional[str] = typer.Argument(None, metavar="[TASK]", help="One task, family or suite: its details and -T options"),
+    name: Optional[str] = typer.Argument(None, metavar="TASK", help="One task, family or suite: its details and -T options"),
     show_all: bool = typer.Option(False, "--all", help="Every task, not one line per suite"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
