@@ -10,6 +10,7 @@ hidden from the help and with a deprecation warning; they go in 0.2.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -108,6 +109,8 @@ def convert(opt: Opt, value: Any, flag: str) -> Any:
         number: float = int(value) if opt.kind == "int" else float(value)
     except (TypeError, ValueError):
         raise PolarisError(f"{where}: expected {'a whole number' if opt.kind == 'int' else 'a number'}") from None
+    if not math.isfinite(number):
+        raise PolarisError(f"{where}: must be a finite number")
     if opt.low is not None and number < opt.low:
         raise PolarisError(f"{where}: must be at least {opt.low:g}")
     return number
