@@ -106,12 +106,13 @@ class PlainBar:
         from polaris.cli.display import plain
 
         share = f" ({100 * self.done // self.total}%)" if self.total else ""
-        rate, eta = self.pace.texts(self.done, self.total)
         parts = [f"{self.done}/{self.total}{share}"]
-        if rate == "from store":
+        rate = self.pace.rate(self.done, self.total)
+        if self.pace.start is None and self.done and self.done >= self.total:
             parts.append("answered from the store")
-        elif self.pace.start is not None:
-            parts.append(rate + ("" if self.done >= self.total else f", eta {eta}"))
+        elif rate:  # only once requests were sent (and, while running, for WARMUP seconds)
+            left = self.pace.eta(self.done, self.total)
+            parts.append(f"{rate:.1f}/s" + (f", eta {clock_text(left)}" if left and self.done < self.total else ""))
         parts.append(f"{self.errors} errors")
         if self.status_text and self.done < self.total:
             parts.append(self.status_text)

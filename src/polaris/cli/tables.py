@@ -94,16 +94,18 @@ class Grid:
 
     # -- layout -------------------------------------------------------------------------------------
 
-    def _measure(self, cols: list[Col], cells: list[list[str]]) -> list[tuple[int, int]]:
-        """(minimum, natural) width of each column: the longest word (whole text for no-wrap cells) and
-        the longest line, headers included."""
+    def _measure(self, cols: list[Col], cells: list[list[str]]) -> list[tuple[int, int, int]]:
+        """(minimum, body, natural) width of each column: the longest word (whole text for no-wrap cells),
+        the longest line of the cells, the longest line with the header's."""
         out = []
         for j, c in enumerate(cols):
-            low, high = _words_len(c.header)
+            low, head = _words_len(c.header)
+            body = 0
             for row in cells:
                 word, line = _words_len(row[j])
-                low, high = max(low, line if not c.wrap else word), max(high, line)
-            out.append((max(low, 1), max(high, low, 1)))
+                low, body = max(low, line if not c.wrap else word), max(body, line)
+            low = max(low, 1)
+            out.append((low, max(body, low), max(body, head, low)))
         return out
 
     def _chrome(self, n: int, light: bool) -> int:
@@ -117,7 +119,7 @@ class Grid:
         hoisted: list[str] = []
         dropped: list[str] = []
 
-        def fits(at: int) -> bool:  # at 0: minimum widths, 1: natural widths
+        def fits(at: int) -> bool:  # at 0: minimum widths, 2: natural widths
             return sum(m[at] for m in self._measure(cols, cells)) + self._chrome(len(cols), light) <= width
 
         def remove(j: int) -> None:
@@ -125,7 +127,7 @@ class Grid:
             for r in cells:
                 del r[j]
 
-        if not fits(1) and len(cells) >= 1:
+        if not fits(2) and len(cells) >= 1:
             for j in reversed(range(len(cols))):  # the last key columns (strategy, prompt) go first
                 values = {r[j] for r in cells}
                 if cols[j].key and len(values) == 1 and sum(c.key for c in cols) > 1:
@@ -134,7 +136,7 @@ class Grid:
                         hoisted.insert(0, f"{cols[j].header} {value}")
                     remove(j)
         for level in (3, 2, 1) if self.one_line else ():
-            if fits(1):
+            if fits(2):
                 break
             for j in reversed(range(len(cols))):
                 if cols[j].drop == level and len(cols) > 1:
@@ -165,7 +167,7 @@ class Grid:
         """Each column its minimum, then the room left shared out so that the columns needing least
         become whole first (water-filling); below the minimum (nothing else left): shrunk evenly."""
         measured = self._measure(cols, cells)
-        widths = [low for low, _ in measured]
+        widths = [low for low, _, _ in measured]
         room = width - self._chrome(len(cols), light) - sum(widths)
         if room < 0:  # last resort: fold the longest words of the widest wrapping columns first
             for _ in range(-room):
@@ -175,14 +177,16 @@ class Grid:
                     break
                 widths[max(pool, key=lambda j: widths[j])] -= 1
             return widths
-        wanting = [j for j, (low, high) in enumerate(measured) if high > low]
-        while room > 0 and wanting:
-            share = max(1, room // len(wanting))
-            for j in sorted(wanting, key=lambda j: measured[j][1] - widths[j]):
-                give = min(share, measured[j][1] - widths[j], room)
-                widths[j] += give
-                room -= give
-            wanting = [j for j in wanting if widths[j] < measured[j][1]]
+        # First the cells (a wrapped cell costs a line on every row), then the headers (a line once).
+        for tier in (1, 2):
+            wanting = [j for j, m in enumerate(measured) if m[tier] > widths[j]]
+            while room > 0 and wanting:
+                share = max(1, room // len(wanting))
+                for j in sorted(wanting, key=lambda j: measured[j][tier] - widths[j]):
+                    give = min(share, measured[j][tier] - widths[j], room)
+                    widths[j] += give
+                    room -= give
+                wanting = [j for j in wanting if widths[j] < measured[j][tier]]
         return widths
 
     # -- output -------------------------------------------------------------------------------------
