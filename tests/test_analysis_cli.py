@@ -236,3 +236,17 @@ def test_log_prob_metrics_from_stored_option_scores(tmp_path, monkeypatch):
     assert rows["brier"]["above_baseline"] is True  # lower Brier than a uniform guess: better, tested one-sided
     assert rows["logprob"]["above_baseline"] is None  # no chance level for a raw log-prob
     assert set(rows["exact"]["metric_sensitivity"]) == {"logprob", "prob", "brier"}
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_tables_fit_the_terminal(family, width):
+    from termcheck import check
+
+    proc = polaris("analyze", "scaling", "--task", SUBJECT, "--store", str(family["stores"]["jump"]), "--models",
+                   str(family["yaml"]), env=cli_env(POLARIS_DATA_DIR=str(family["data"]), COLUMNS=str(width)))
+    assert proc.returncode == 0, proc.stderr
+    check(proc.stdout, width, ["curve", "model", "params", "chance %", "metric", "line", "logistic",
+                               "onset (logistic x0)", "broken power law", "best BIC", "above chance (p)",
+                               "largest: observed vs predicted", "z", "verdict", "B", "line R²",
+                               "B(exact) - B(metric)"])
+    assert "openai/syn-6" in proc.stdout and "emergent" in proc.stdout

@@ -173,10 +173,12 @@ def run_cmd(
             power = contrast_power(exp, cells, db)
         _print_estimate(exp, path, est, as_json, max_tokens, max_requests, table, power)
         return
-    grid_executor = _grid_executor(executor, **ray_opts)
+    from polaris.cli.run_cmd import option_errors
+
     budget = Budget(max_tokens=max_tokens, max_requests=max_requests)
     show = not no_progress and (not as_json or sys.stderr.isatty())
-    with progress(show) as bar:
+    with option_errors(), progress(show) as bar:
+        grid_executor = _grid_executor(executor, **ray_opts)
         env = RunEnv(store=path, options=options, concurrency=exp.concurrency, limit=exp.limit, budget=budget,
                      progress=bar)
         outcomes = asyncio.run(run_experiment(exp, env, grid_executor))

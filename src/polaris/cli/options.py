@@ -139,16 +139,19 @@ def task_values(name: str, task: Any, given: Mapping[str, str]) -> dict[str, Any
     return out
 
 
-def task_flag_text(message: str) -> str:
-    """A task's own error message (written for the old --flags) in the -T form: "--blocks '3-': ..." ->
-    "-T blocks=3-: ...", "--feedback needs --verifier-rounds" -> "-T feedback needs -T verifier-rounds"."""
-    names = "|".join(sorted((o.name for o in (*PLANNING_OPTIONS, TEMPLATE)), key=len, reverse=True))
+def flag_text(message: str) -> str:
+    """An error message of a task or a backend (written for the old --flags) in the -T / -M form:
+    "--blocks '3-': ..." -> "-T blocks=3-: ...", "--feedback needs --verifier-rounds" -> "-T feedback needs
+    -T verifier-rounds", "--device cuda: no CUDA GPU" -> "-M device=cuda: no CUDA GPU"."""
+    flags = {o.name: "-T" for o in (*PLANNING_OPTIONS, TEMPLATE)}
+    flags |= {o.name: "-M" for opts in (*MODEL_OPTIONS.values(), RAY_OPTIONS) for o in opts}
+    names = "|".join(sorted(flags, key=len, reverse=True))
 
     def new(m: re.Match[str]) -> str:
         value = m.group(2) if m.group(2) is not None else m.group(3)
-        return f"-T {m.group(1)}" + (f"={value}" if value is not None else "")
+        return f"{flags[m.group(1)]} {m.group(1)}" + (f"={value}" if value is not None else "")
 
-    return re.sub(rf"--({names})\b(?: '([^']*)'| ([^\s']+)(?=:| asks | is ))?", new, message)
+    return re.sub(rf"--({names})(?![\w-])(?: '([^']*)'| ([^\s')]+)(?=:| asks | is | needs |\)))?", new, message)
 
 
 def providers(models: Sequence[str]) -> list[str]:

@@ -53,14 +53,15 @@ def _task_options(name: str, given: dict[str, Any]) -> tuple[str, tuple[tuple[st
 
 
 @contextmanager
-def _task_errors() -> Iterator[None]:
-    """Errors of task options, written by the tasks for the old flags (--blocks), in the -T form."""
-    from polaris.cli.options import task_flag_text
+def option_errors() -> Iterator[None]:
+    """Errors of task and backend options, written by tasks and backends for the old flags (--blocks,
+    --device), in the -T / -M form."""
+    from polaris.cli.options import flag_text
 
     try:
         yield
     except PolarisError as exc:
-        exc.args = (task_flag_text(str(exc)),)
+        exc.args = (flag_text(str(exc)),)
         raise
 
 
@@ -159,7 +160,7 @@ def run(
     given = merge(pairs(task_option, "-T"), old_t, "-T")
     backend_opts, ray_opts = model_values(merge(pairs(model_option, "-M"), old_m, "-M"), model, executor)
     tasks = expand(task)
-    with _task_errors():
+    with option_errors():
         options = {t: _task_options(t, given) for t in tasks}
         if any(dict(o[1]).get("verifier_rounds") for o in options.values()) and samples > 1:
             raise PolarisError("-T verifier-rounds works with one sample per item (drop --samples)")
@@ -181,15 +182,16 @@ def run(
         # Validate everything (names, formats, data and exemplar files) before touching the store or network.
         prepared = [prepare(spec, limit=limit) for spec in cells]
     opts = BackendOptions(base_url=base_url, api=api, concurrency=concurrency, seed=seed, **backend_opts)
-    for m in model:
-        make_backend(m, opts)  # names and options checked before the store is opened
-    runner = make_executor(executor, opts, concurrency=concurrency, ray=RayOptions(**ray_opts))
-    db = Store(store_path(store))
-    try:
-        summaries = asyncio.run(_run_all(prepared, runner, db,
-                                         show=not no_progress and (not as_json or sys.stderr.isatty())))
-    finally:
-        db.close()
+    with option_errors():
+        for m in model:
+            make_backend(m, opts)  # names and options checked before the store is opened
+        runner = make_executor(executor, opts, concurrency=concurrency, ray=RayOptions(**ray_opts))
+        db = Store(store_path(store))
+        try:
+            summaries = asyncio.run(_run_all(prepared, runner, db,
+                                             show=not no_progress and (not as_json or sys.stderr.isatty())))
+        finally:
+            db.close()
     for s in summaries:
         ends = (s.get("run") or {}).get("endpoints") or []
         if len(ends) > 1:
