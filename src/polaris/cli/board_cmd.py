@@ -207,6 +207,25 @@ def _breakdown_out(board: Any, suite: str, fmt: str, store: Path) -> None:
     _print(table, notes, board.notes)
 
 
+def _empty_board(runs: list[Any], path: Path, prompt: str, strategy: str) -> str:
+    """Why the board is empty, and where the store's runs can be read instead (the demo's store holds
+    only lab/add-3 runs: the leaderboard is not the place to look for them)."""
+    from polaris.analysis.leaderboard import SUITES
+
+    tasks = sorted({str(r.spec.get("task", "")) for r in runs} - {""})
+    suites = {t.split("/")[0] for t in tasks} & set(SUITES)
+    if suites:
+        return (f"no runs of GSM8K, MATH, MMLU or BBH with prompt {prompt} and strategy {strategy} in {path}"
+                " (--prompt/--strategy pick another; `polaris report` shows them all)")
+    if not tasks:
+        return f"no runs in {path}; run `polaris run --task cot-hub` first"
+    shown = ", ".join(tasks[:4]) + (f" and {len(tasks) - 4} more" if len(tasks) > 4 else "")
+    store = f" --store {path}" if path != Path("polaris.db") else ""
+    return (f"no runs of GSM8K, MATH, MMLU or BBH in {path}, only of {shown}: the leaderboard is the"
+            f" Chain-of-Thought Hub's; see `polaris samples{store}`, `polaris report{store}` or"
+            f" `polaris view{store}`")
+
+
 @app.command()
 def leaderboard(
     store: Optional[Path] = typer.Option(None, help="SQLite store (default: $POLARIS_STORE, else ./polaris.db)"),
@@ -235,9 +254,13 @@ def leaderboard(
     path = store_path(store)
     db = Store(path, readonly=True)
     try:
-        board = build(db.runs(), db.results, prompt=prompt, strategy=strategy)
+        runs = db.runs()
+        board = build(runs, db.results, prompt=prompt, strategy=strategy)
     finally:
         db.close()
+    if not board.rows and fmt == "table":
+        warn(_empty_board(runs, path, prompt, strategy))
+        return
     if not board.rows:
         warn(f"no runs of GSM8K, MATH, MMLU or BBH in {path}; run `polaris run --task cot-hub` first")
     if sort:

@@ -192,18 +192,16 @@ class Grid:
     # -- output -------------------------------------------------------------------------------------
 
     def render(self, width: int) -> tuple[Any, list[str]]:
-        """(the rich Table, lines to print under it)."""
+        """(the rich Table, lines to print under it). The title is printed above the table by `print`,
+        wrapped at the console's width: rich would wrap it at the table's, which for a narrow table
+        breaks a one-line title over several lines."""
         from rich import box
         from rich.table import Table
         from rich.text import Text
 
         cols, cells, widths, hoisted, dropped, light = self.layout(width)
-        title = self.title
-        if hoisted:
-            every = "every row: " if len(cells) > 1 else ""
-            title = f"{title or ''}\n({every}{', '.join(hoisted)})".lstrip("\n")
         frame = dict(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True) if light else {}
-        table = Table(title=title, title_justify="left", show_lines=self.show_lines, **frame)  # type: ignore[arg-type]
+        table = Table(show_lines=self.show_lines, **frame)  # type: ignore[arg-type]
         for c, w in zip(cols, widths):
             table.add_column(Text(c.header), justify=c.justify, width=w, overflow="fold",  # type: ignore[arg-type]
                              no_wrap=False)
@@ -214,10 +212,22 @@ class Grid:
             notes.append(f"left out at {width} columns: {', '.join(dropped)} (a wider terminal shows them)")
         return table, notes
 
+    def heading(self, width: int) -> str:
+        """The title, with the values of the key columns said once (see `layout`)."""
+        _, cells, _, hoisted, _, _ = self.layout(width)
+        title = self.title or ""
+        if hoisted:
+            every = "every row: " if len(cells) > 1 else ""
+            title = f"{title}\n({every}{', '.join(hoisted)})".lstrip("\n")
+        return title
+
     def print(self, console: Any = None) -> Any:
         """Print to `console` (default: a table console on stdout); returns the console."""
         console = console or table_console()
         table, notes = self.render(console.width)
+        heading = self.heading(console.width)
+        if heading:
+            console.print(heading, style="italic")
         console.print(table)
         for line in notes:
             console.print(line, style="dim")
