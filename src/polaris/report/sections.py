@@ -29,6 +29,38 @@ def _acc(c: Cell) -> Markup:
     return join(ci(c.accuracy, c.summary.get("ci95")))
 
 
+IMPORTED_MARK = " †"  # beside a number from someone else's generations (`polaris import`), scored by Polaris
+
+
+def _imported(run: Any) -> dict[str, Any] | None:
+    from polaris.importers.provenance import imported_from
+
+    return imported_from(run.manifest)
+
+
+def _imported_notes(cells: Sequence[Cell]) -> Markup | None:
+    """One line per imported cell: where its responses came from and how the source judged them."""
+    from polaris.importers.provenance import agreement, label, per_file
+
+    lines = []
+    for c in cells:
+        prov = _imported(c.run)
+        if prov is None:
+            continue
+        a = agreement(c.rows, prov)
+        agree = (f"; Polaris and the source agree on {pct(a['rate'])}% of {a['n']} items "
+                 f"(source {pct(a['source_accuracy'])}%, Polaris {pct(a['polaris_accuracy'])}%)") if a["n"] else ""
+        scored = [f for f in per_file(c.rows, prov)
+                  if f["source_accuracy"] is not None and f["polaris_accuracy"] is not None]
+        if not a["n"] and scored:  # no per-item verdicts: the source's own score per file (BBH's paper)
+            theirs, ours = (sum(f[k] for f in scored) / len(scored) for k in ("source_accuracy", "polaris_accuracy"))
+            agree = (f"; the source's published accuracy, mean over {len(scored)} files: {pct(theirs)}% "
+                     f"(Polaris on the same items: {pct(ours)}%)")
+        lines.append(el("li", f"† {c.run.label}: {label(prov)}; Polaris did not send these prompts, it scored the "
+                              f"responses{agree} (run ", run_link(c.id), ")"))
+    return el("ul", lines, class_="note") if lines else None
+
+
 # -- leaderboard -----------------------------------------------------------------------------------
 
 
@@ -58,13 +90,17 @@ def _board_generic(cells: Sequence[Cell]) -> list[Markup]:
         line: list[Any] = list(row)
         for t in tasks:
             c = best.get((*row, t))
-            line.append(join(_acc(c), el("br"), run_link(c.id)) if c else "-")
+            mark = IMPORTED_MARK if c and _imported(c.run) else ""
+            line.append(join(_acc(c), mark, el("br"), run_link(c.id)) if c else "-")
         rows.append(({"data_model": row[0]}, line))
     out = [el("p", "Accuracy % [95% CI] per task; compare rows of the same prompt format and strategy. The run id "
                    "under each number links to its manifest.", class_="note"),
            table(["model", "prompt", "strategy", *tasks], rows, class_="board", numeric_from=3)]
     if others:
         out.append(el("ul", [el("li", o) for o in others], class_="note"))
+    notes = _imported_notes(list(best.values()))
+    if notes is not None:
+        out.append(notes)
     return out
 
 
@@ -93,7 +129,7 @@ def _board_suites(cells: Sequence[Cell]) -> tuple[list[Markup], set[str]]:
                 if c.status == lb.MISSING:
                     line.append(el("span", "-", title=c.reason))
                     continue
-                mark = "" if c.status == lb.FULL else " *"
+                mark = ("" if c.status == lb.FULL else " *") + (IMPORTED_MARK if c.imported else "")
                 line.append(join(ci(c.accuracy, c.ci95), mark, el("br"), run_link(c.run_id)))
             rows.append(({"data_model": model}, line))
         out.append(el("h3", f"Chain-of-Thought Hub: {prompt}, {strategy}"))
@@ -106,6 +142,10 @@ def _board_suites(cells: Sequence[Cell]) -> tuple[list[Markup], set[str]]:
         notes = [*(f"* {p}" for p in partial), *board.notes]
         if notes:
             out.append(el("ul", [el("li", n) for n in notes], class_="note"))
+        shown = {cs[s].run_id for _, cs in board.rows for s in present if cs[s].imported}
+        imported = _imported_notes([by_id[rid] for rid in shown if rid in by_id])
+        if imported is not None:
+            out.append(imported)
     return out, {c.id for c in suite_cells}
 
 
@@ -175,7 +215,8 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
             s = c.summary
             K = s.get("samples_per_item")
             kk = "" if not K or K < 2 else f"{pct(s['maj_at'].get(str(K)))} / {pct(s['pass_at'].get(str(K)))}"
-            rows.append(({"data_run": c.id, "data_table": "tasks"}, [c.model, c.prompt, c.strategy, _n(s), _acc(c),
+            rows.append(({"data_run": c.id, "data_table": "tasks"}, [c.model, c.prompt, c.strategy, _n(s),
+                                              join(_acc(c), IMPORTED_MARK if _imported(c.run) else ""),
                                               pct(s.get("truncated_rate")), pct(s.get("no_answer_rate")),
                                               pct(s["strict_accuracy"]), pct(s["extracted"]), s["disagree"],
                                               s["errors"], kk, describe(s.get("outcomes")), run_link(c.id)]))
@@ -184,6 +225,9 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
         body.append(table(["model", "prompt", "strategy", "n", "accuracy % [95% CI]", "truncated %", "no answer %",
                            "strict %", "extracted %", "strict/flexible disagree", "errors", "maj@K / pass@K %",
                            "outcomes", "run"], rows, numeric_from=3))
+        imported = _imported_notes(group)
+        if imported is not None:
+            body.append(imported)
         body += extra
     return section("tasks", "Results per task", *body)
 
@@ -265,19 +309,23 @@ def planning(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup |
     if "blocks" in figs:
         body.append(figure(figs["blocks"], "Plan success against the number of blocks"))
     rows = []
+    marked = {c.id: IMPORTED_MARK if _imported(c.run) else "" for c in planned}  # polaris import
     for c in planned:
         p = c.planning
         for b, m in sorted(p.get("by_blocks", {}).items(), key=lambda kv: int(kv[0])):
             rows.append(({"data_run": c.id, "data_table": "planning", "data_blocks": b}, [
-                f"{c.model} {c.task} {c.prompt} {c.strategy}", b, m["success"]["n"], _stat(m["success"]),
+                f"{c.model} {c.task} {c.prompt} {c.strategy}{marked[c.id]}", b, m["success"]["n"], _stat(m["success"]),
                 _stat(m.get("optimal")), _num_ci(m.get("optimality")), _stat(m.get("executable_prefix")),
                 run_link(c.id)]))
     body.append(table(["cell", "blocks", "n", "success %", "optimal %", "length / optimal", "executable prefix %",
                        "run"], rows, numeric_from=1))
+    if any(marked.values()):
+        body.append(el("p", "† imported: someone else's responses, scored by Polaris (their sources under "
+                            "Results per task)", class_="note"))
     fails = []
     for c in planned:
         for kind, f in (c.planning.get("failures") or {}).items():
-            fails.append(({"data_run": c.id, "data_table": "failures", "data_kind": kind}, [f"{c.model} {c.task} {c.prompt} {c.strategy}", kind, f.get("count"),
+            fails.append(({"data_run": c.id, "data_table": "failures", "data_kind": kind}, [f"{c.model} {c.task} {c.prompt} {c.strategy}{marked[c.id]}", kind, f.get("count"),
                                                _stat(f), run_link(c.id)]))
     if fails:
         body.append(el("h3", "First failure of each plan"))
@@ -291,7 +339,7 @@ def planning(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup |
         rows = []
         for c in modulo:
             at = {s["round"]: s for s in c.planning["modulo"]["success_at"]}
-            rows.append(({"data_run": c.id, "data_table": "modulo"}, [f"{c.model} {c.task} {c.prompt}", c.planning["modulo"].get("feedback"),
+            rows.append(({"data_run": c.id, "data_table": "modulo"}, [f"{c.model} {c.task} {c.prompt}{marked[c.id]}", c.planning["modulo"].get("feedback"),
                                              *[_stat(at.get(r)) for r in range(R + 1)], run_link(c.id)]))
         body.append(table(["cell", "feedback", *[f"r={r}" for r in range(R + 1)], "run"], rows, numeric_from=2))
     return section("planning", "Planning", *body)
@@ -308,6 +356,8 @@ def _num_ci(s: dict[str, Any] | None) -> str:
 
 
 def manifests(cells: Sequence[Cell]) -> Markup | None:
+    from polaris.importers.provenance import label
+
     if not cells:
         return None
     rows = []
@@ -316,11 +366,13 @@ def manifests(cells: Sequence[Cell]) -> Markup | None:
         ds = m.get("dataset") or {}
         ex = m.get("exemplars") or {}
         dec = m.get("decoding") or {}
+        prov = _imported(c.run)
         rows.append(({"id": f"run-{c.id}"}, [
             el("code", c.id), c.run.label, time.strftime("%Y-%m-%d %H:%M", time.gmtime(c.run.updated)),
             m.get("polaris_version", "-"), m.get("scorer_version", "-"),
             (ds.get("sha256") or "-")[:12], f"{ds.get('items_run', '-')} / {ds.get('size', '-')}",
-            ", ".join(f"{k}={v}" for k, v in sorted(dec.items()) if v is not None),
+            ", ".join(f"{k}={v}" for k, v in sorted(dec.items()) if v is not None) if prov is None else
+            f"not decoded by Polaris ({label(prov)})",
             ex.get("prompt") or f"{ex.get('strategy', '-')} (seed {ex.get('seed', '-')})",
             # Shown without the scheme: the page links nowhere, not even in its text.
             "; ".join(f"{str(e['endpoint']).split('://', 1)[-1]} ({e['items']})" for e in m.get("endpoints") or [])
