@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from polaris.cli.display import p_text, pct, wide_console
+from polaris.cli.display import p_is, p_text, pct, wide_console
 from polaris.cli.tables import Col, Grid
 
 
@@ -36,7 +36,7 @@ def icl_table(entries: Sequence[dict[str, Any]]) -> None:
                 cells.append("-")
                 continue
             mark = "*" if c["above"] else ""
-            cells.append(f"{pct(c['accuracy'])}{mark} (p={p_text(c['p_holm'])})")
+            cells.append(f"{pct(c['accuracy'])}{mark} ({p_is(c['p_holm'])})")
         strategy = str(e["strategy"]) + (f" s{e['seed']}" if e["seed"] else "")
         table.add_row(str(e["lineage"]), str(e["task"]), strategy, pct(base), *cells, e["answer"])
     console = table.print(wide_console())

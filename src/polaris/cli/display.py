@@ -136,6 +136,17 @@ def p_text(p: float | None) -> str:
     return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
 
 
+def plural(count: int, word: str) -> str:
+    """'1 item', '2 items' (people read "item(s)" as a hedge)."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def p_is(p: float | None) -> str:
+    """"p=0.32", "p<1e-300": a p-value as a reader writes it."""
+    text = p_text(p)
+    return f"p{text}" if text.startswith("<") else f"p={text}"
+
+
 def chance_text(s: dict[str, Any]) -> tuple[str, str]:
     """(baseline %, "normalised (p)") of a summary: the random baseline and the one-sided test."""
     if s.get("baseline") is None:
@@ -143,7 +154,7 @@ def chance_text(s: dict[str, Any]) -> tuple[str, str]:
     t = s.get("above_chance") or {}
     norm = s.get("normalised")
     mark = "" if t.get("above") else " ns"
-    return pct(s["baseline"]), ("-" if norm is None else f"{norm:+.1f}") + f" (p={p_text(t.get('p'))}){mark}"
+    return pct(s["baseline"]), ("-" if norm is None else f"{norm:+.1f}") + f" ({p_is(t.get('p'))}){mark}"
 
 
 def chance_table(summaries: Sequence[dict[str, Any]]) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import typer
 
 from polaris.cli import app
+from polaris.cli.display import plural
 from polaris.cli.outcome import bounded
 
 experiment_app = typer.Typer(help="Run experiment grids declared in YAML files (see docs/strategies.md).",
@@ -203,7 +204,7 @@ def run_cmd(
     else:
         _print_report(doc, f"Experiment {exp.name} ({exp.path})")
     if left:
-        print(f"stopped: {budget.exhausted}; {len(left)} cell(s) incomplete, {items_left} item(s) left."
+        print(f"stopped: {budget.exhausted}; {plural(len(left), 'cell')} incomplete, {plural(items_left, 'item')} left."
               f" Everything finished is stored: run the same command again to continue (exit code {BUDGET_EXIT}).",
               file=sys.stderr)
     code = outcome.report(summaries, budget_stopped=bool(left))
@@ -269,7 +270,7 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
     console = table.print(wide_console())
     cost = f"; expected cost {usd(total['cost_usd'])} ({prices.source})" if total["cost_usd"] is not None else ""
     if total.get("unpriced_cells"):
-        cost += f", {total['unpriced_cells']} cell(s) without a price"
+        cost += f", {plural(total['unpriced_cells'], 'cell')} without a price"
     console.print(f"total: {total['cells']} cells, {total['requests']:,} requests, {total['samples']:,} samples,"
                   f" ~{total['tokens']:,} tokens ({total['prompt_tokens']:,} prompt + {total['completion_tokens']:,}"
                   f" completion){cost}; prompt tokens ~ chars/4, completion from stored averages or max_tokens",

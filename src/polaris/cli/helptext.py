@@ -9,6 +9,7 @@ from typing import Any
 NAMES = {  # an option's value by its name, where the type says too little
     "model": "MODEL", "judge": "MODEL", "task": "TASK", "prompt": "FORMAT", "strategy": "STRATEGY",
     "base_url": "URL", "mirror": "URL", "store": "PATH", "out": "DIR", "dest": "DIR", "run": "RUN", "fmt": "FORMAT", "host": "HOST",
+    "instances_dir": "DIR", "maps": "FIELD=PATH", "timeout": "SECONDS", "score_with": "rules|judge",
 }
 
 
@@ -16,17 +17,27 @@ def metavar(param: Any) -> str | None:
     """The natural metavar of an option that has none (None: a flag, or one already named)."""
     if getattr(param, "metavar", None) is not None or getattr(param, "is_flag", False) or getattr(param, "count", False):
         return None
-    kind = type(getattr(param, "type", None)).__name__
+    try:  # typer >= 0.2x: "int", "Path", "list[int]", ... from the annotation
+        kind = str(param.bare_type()).removeprefix("list[").removesuffix("]")
+    except AttributeError:  # older typer: click's parameter type
+        kind = type(getattr(param, "type", None)).__name__
     name = param.name or ""
     if name in NAMES:
         return NAMES[name]
-    if kind.startswith("Int"):
+    if kind.lower().startswith("int"):
         return "N"
-    if kind.startswith("Float"):
+    if kind.lower().startswith("float"):
         return "FLOAT"
-    if kind == "Path":
+    if kind.endswith("Path"):  # click's Path, typer's TyperPath
         return "PATH"
     return name.upper().replace("_", "-") or None
+
+
+def _usage(param: Any) -> str:
+    """An argument in the usage line as click writes it: NAME, [NAME] when optional, NAME... when repeated."""
+    name = str(param.metavar or (param.name or "").upper()).removesuffix("...")
+    name += "..." if param.nargs != 1 else ""
+    return name if param.required else f"[{name}]"
 
 
 def natural(command: Any) -> Any:
@@ -36,6 +47,7 @@ def natural(command: Any) -> Any:
             if param.metavar is None:
                 param.metavar = (param.name or "").upper()
             param.display_type_rich = lambda ctx: None  # "FILE", not "file <path>"
+            param.get_usage_pieces = lambda ctx, p=param: [_usage(p)]  # "FILE...", not "{FILE...}..."
             continue
         if getattr(param, "param_type_name", "") != "option":
             continue

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from polaris.cli.display import chance_text, ci_text, pct, wide_console
+from polaris.cli.display import chance_text, ci_text, p_text, pct, wide_console
 from polaris.cli.tables import Col, Grid
 
 
@@ -146,9 +146,7 @@ def comparisons_table(rows: Sequence[dict[str, Any]], title: str = "Paired compa
 
 
 def _p(p: float | None) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "-"
-    return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
+    return p_text(p)  # "<1e-300" for an underflow, never "0.0e+00"
 
 
 def _scored(s: dict[str, Any]) -> str:
