@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from polaris.cli.display import p_is, p_text, pct, wide_console
-from polaris.cli.tables import Col, Grid
+from polaris.cli.tables import Brief, Col, Grid
 
 
 def _num(x: Any, digits: int = 1) -> str:
@@ -67,28 +67,48 @@ def scaling_tables(study: Any) -> None:
     console = wide_console()
     metrics = study.metrics
     unit = {m: "%" if METRICS[m].bounded else "" for m in metrics}
-    table = Grid(f"Scaling: {study.task} (mean [95% CI] per model; chance = random baseline)", [
-        Col("curve", key=True), Col("model", key=True, wrap=False), Col("params", "right"),
-        *(Col(f"{METRICS[m].title} {unit[m]}".strip(), "right") for m in metrics), Col("chance %", "right", drop=1)])
-    seen: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
+    seen: dict[str, dict[tuple[Any, ...], dict[str, dict[str, Any]]]] = {}
     for c in study.curves:
         for s in c.models:
-            seen.setdefault((c.name, s.params, s.model), {})[c.metric] = {"s": s}
-    for (name, params, model), by in seen.items():
-        cells = []
-        for m in metrics:
-            s = by.get(m, {}).get("s")
-            cells.append("-" if s is None else f"{_value(m, s.mean)} [{_value(m, s.low)}, {_value(m, s.high)}]")
-        exact = by.get("exact", {}).get("s")
-        table.add_row(name, model, _params(params), *cells, pct(exact.baseline) if exact and exact.baseline is not None
-                      else "-")
-    table.print(console)
+            seen.setdefault(c.name, {}).setdefault((s.params, s.model), {})[c.metric] = {"s": s}
+    # One table per curve (the curve's name is long and the same on each of its rows); in a narrow
+    # terminal the means are shown without their intervals rather than wrapped over three lines.
+    for name, rows in seen.items():
+        table = Grid(f"Scaling: {study.task}, {name} (mean [95% CI] per model; chance = random baseline)", [
+            Col("model", wrap=False), Col("params", "right"),
+            *(Col(f"{METRICS[m].title} {unit[m]}".strip(), "right") for m in metrics),
+            Col("chance %", "right", drop=1)], brief="95% CIs")
+        for (params, model), by in rows.items():
+            cells: list[str] = []
+            for m in metrics:
+                s = by.get(m, {}).get("s")
+                cells.append("-" if s is None else
+                             Brief(f"{_value(m, s.mean)} [{_value(m, s.low)}, {_value(m, s.high)}]", _value(m, s.mean)))
+            exact = by.get("exact", {}).get("s")
+            table.add_row(model, _params(params), *cells,
+                          pct(exact.baseline) if exact and exact.baseline is not None else "-")
+        table.print(console)
 
     fits = Grid("Fits against log10(parameters) (AICc, lower is better; * best; BNSL needs 6 sizes and AICc"
                 " 8 to be judged)", [Col("curve", key=True), Col("metric", key=True),
                                      *(Col(c, "right") for c in ("line", "logistic", "onset (logistic x0)",
                                                                  "broken power law")),
                                      Col("best BIC", "right", drop=1)])
+    names = {c.name for c in study.curves if c.analysis is not None}
+    last: dict[int, str] = {}
+
+    def shown(name: str, grid: Any) -> str:
+        """A curve's name on its first row only, its rows a section: a long name wraps beside its metrics'
+        rows instead of on every row (with one curve, the name is said once above the table)."""
+        if len(names) == 1:
+            return name
+        if last.get(id(grid)) == name:
+            return ""
+        if id(grid) in last:
+            grid.add_section()
+        last[id(grid)] = name
+        return name
+
     for c in study.curves:
         a = c.analysis
         if a is None:
@@ -107,7 +127,7 @@ def scaling_tables(study: Any) -> None:
             onset = _params(10 ** lg.params["x0"]) + (f" ±{se:.2f} dex" if math.isfinite(se) and se <= 3
                                                        else " (not identified)")
         best = a.fits.get(a.best) if a.best else None
-        fits.add_row(c.name, METRICS[c.metric].title, aicc("line"), aicc("logistic"), onset, aicc("bnsl"),
+        fits.add_row(shown(c.name, fits), METRICS[c.metric].title, aicc("line"), aicc("logistic"), onset, aicc("bnsl"),
                      _num(best.bic) if best is not None else "-")
     fits.print(console)
 
@@ -129,7 +149,7 @@ def scaling_tables(study: Any) -> None:
         obs = (f"{_value(v['metric'], big['observed'])} vs {_value(v['metric'], big['predicted'])}"
                if big["predicted"] is not None else "-")
         s = sens.get((v["family"], v["instruct"], v["prompt"], v["strategy"]), {}).get(v["metric"])
-        vt.add_row(c.name, METRICS[v["metric"]].title, above, obs, _num(v["z"]), v["verdict"],
+        vt.add_row(shown(c.name, vt), METRICS[v["metric"]].title, above, obs, _num(v["z"]), v["verdict"],
                    _num(v["breakthroughness"]), _num(v["line_r2"], 2), _num(s))
     vt.print(console)
     for line in conclusions(verdicts):

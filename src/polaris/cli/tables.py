@@ -7,9 +7,10 @@ of a header or of a cell is ever split and no line is wider than the console:
 1. a table whose cells all fit on one line is printed as is;
 2. otherwise the row-naming columns (`key`) that hold the same value on every row are said once in the
    title instead ("every row: prompt fewshot-cot, strategy greedy"): nothing is lost;
-3. then columns wrap at spaces, each at least as wide as its longest word (or its whole text when it
+3. below 100 columns, cells given a short form (`Brief`, e.g. a mean without its interval) are shown short;
+4. then columns wrap at spaces, each at least as wide as its longest word (or its whole text when it
    must not wrap: a model name, an interval);
-4. if that is still too wide, the lesser columns (`drop` 3, then 2) are left out, then the row-naming
+5. if that is still too wide, the lesser columns (`drop` 3, then 2) are left out, then the row-naming
    columns are merged into one, then the `drop` 1 columns go; a line under the table names what was
    left out. Only a table that cannot fit even so has its longest words folded.
 
@@ -28,6 +29,18 @@ from typing import Any
 
 NARROW = 100  # below this many columns: the light frame, and lesser columns may be left out
 PIPE_WIDTH = 240  # no terminal anywhere (a file, CI): nothing to fit, so little reason to wrap
+
+
+class Brief(str):
+    """A cell with a shorter form for a narrow terminal: `Brief("45.2 [40.9, 49.6]", "45.2")`. When a table
+    would wrap, every Brief cell is shown short and a line under the table says what went (`brief`)."""
+
+    short: str
+
+    def __new__(cls, text: str, short: str) -> Brief:
+        cell = super().__new__(cls, text)
+        cell.short = short
+        return cell
 
 
 @dataclass(frozen=True)
@@ -76,8 +89,10 @@ class Grid:
     """A table built like rich's (`add_row`, `add_section`) and printed to fit `console.width`."""
 
     def __init__(self, title: str | None, cols: Sequence[Col | str], *, show_lines: bool = False,
-                 one_line: bool = False) -> None:
+                 one_line: bool = False, brief: str = "") -> None:
         self.title = title
+        self.brief = brief  # what Brief cells lose when shown short ("95% CIs"), for the note under the table
+        self.shorts: dict[tuple[int, int], str] = {}  # (row, column) -> short form of a Brief cell
         self.one_line = one_line  # leave lesser columns out rather than wrap rows (a list read line by line)
         self.cols = [c if isinstance(c, Col) else Col(c) for c in cols]
         self.rows: list[tuple[list[str], bool]] = []  # cells, section ends after it
@@ -86,6 +101,9 @@ class Grid:
     def add_row(self, *cells: Any) -> None:
         if len(cells) != len(self.cols):
             raise ValueError(f"{len(cells)} cells for {len(self.cols)} columns")
+        for j, c in enumerate(cells):
+            if isinstance(c, Brief):
+                self.shorts[(len(self.rows), j)] = c.short
         self.rows.append(([("" if c is None else str(c)) for c in cells], False))
 
     def add_section(self) -> None:
@@ -118,12 +136,14 @@ class Grid:
         cols, cells = list(self.cols), [list(r) for r, _ in self.rows]
         hoisted: list[str] = []
         dropped: list[str] = []
+        origin = list(range(len(cols)))  # each remaining column's index in self.cols
 
         def fits(at: int) -> bool:  # at 0: minimum widths, 2: natural widths
             return sum(m[at] for m in self._measure(cols, cells)) + self._chrome(len(cols), light) <= width
 
         def remove(j: int) -> None:
             del cols[j]
+            del origin[j]
             for r in cells:
                 del r[j]
 
@@ -135,6 +155,12 @@ class Grid:
                     if value:
                         hoisted.insert(0, f"{cols[j].header} {value}")
                     remove(j)
+        if self.shorts and light and not fits(2):  # below NARROW: short forms before leaving anything out
+            where = {orig: k for k, orig in enumerate(origin)}
+            for (i, j), short in self.shorts.items():
+                if j in where:
+                    cells[i][where[j]] = short
+            dropped.append(self.brief or "details")
         for level in (3, 2, 1) if self.one_line else ():
             if fits(2):
                 break
@@ -159,8 +185,8 @@ class Grid:
                 if cols[j].drop == level and len(cols) > 1:
                     dropped.insert(0, cols[j].header)
                     remove(j)
-        order = [c.header for c in self.cols]
-        dropped.sort(key=order.index)
+        order = [self.brief or "details", *(c.header for c in self.cols)]
+        dropped.sort(key=lambda h: order.index(h) if h in order else len(order))  # a merged key column last
         return cols, cells, self._widths(cols, cells, width, light), hoisted, dropped, light
 
     def _widths(self, cols: list[Col], cells: list[list[str]], width: int, light: bool) -> list[int]:
