@@ -24,10 +24,10 @@ def _commands():
     from typer.main import get_command
 
     from polaris.cli import _register, app
-    from polaris.cli.helptext import natural
+    from polaris.cli.helptext import natural, ordered
 
     _register()
-    root = natural(get_command(app))
+    root = ordered(natural(get_command(app)))
     out = []
 
     def walk(cmd, path, parent):
@@ -118,3 +118,20 @@ def test_import_tables_fit(tmp_path, width):
     assert "Imported 1 new run, 0 already imported" in " ".join(proc.stdout.split())
     assert "(s)" not in proc.stdout and "(s)" not in proc.stderr
     assert re.search(r"^(│ )?[0-9a-f]{16}\s", proc.stdout, re.M)  # the run id, whole, starts its row
+
+
+def test_polaris_alone_prints_its_help_with_the_commands_in_a_new_users_order():
+    from termcheck import lines_fit
+
+    for args in ([], ["--help"]):
+        proc = polaris(*args, env=cli_env(COLUMNS="80"))
+        assert proc.returncode == 0 and proc.stderr == "", proc.stderr  # not "error: Usage: ..." on one line
+        lines_fit(proc.stdout, 80)
+        names = [line.split()[0] for line in proc.stdout.split("Commands:")[1].splitlines() if line.strip()]
+        assert names[:3] == ["demo", "run", "tasks"] and "import" in names and "export" in names, names
+        assert "..." not in proc.stdout.split("Commands:")[1]  # each command's phrase is whole
+    group = polaris("analyze", env=cli_env(COLUMNS="80"))
+    assert group.returncode == 0 and "scaling" in group.stdout and group.stderr == ""
+    for path, _, text in _commands():
+        if "Commands:" in text:
+            assert "..." not in text.split("Commands:")[1], (path, text)

@@ -60,12 +60,20 @@ def main(argv: list[str] | None = None) -> None:
     try:
         from typer.main import get_command
 
-        from polaris.cli.helptext import natural
+        from polaris.cli.helptext import natural, ordered
 
-        code = natural(get_command(app))(args=argv, prog_name="polaris", standalone_mode=False)
+        code = ordered(natural(get_command(app)))(args=argv, prog_name="polaris", standalone_mode=False)
     except PolarisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except getattr(click_exc, "NoArgsIsHelpError", ()) as exc:  # `polaris`, `polaris analyze`: the help, as is
+        try:
+            print(exc.ctx.get_help() if exc.ctx else exc.format_message(), flush=True)
+        except BrokenPipeError:  # `polaris | head`: the reader has what it wanted
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except click_exc.UsageError as exc:
         where = f" ({exc.ctx.command_path})" if exc.ctx and " " in exc.ctx.command_path else ""
         print(f"error: {' '.join(exc.format_message().split())}{where}", file=sys.stderr)

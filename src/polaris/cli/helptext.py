@@ -33,6 +33,41 @@ def metavar(param: Any) -> str | None:
     return name.upper().replace("_", "-") or None
 
 
+# `polaris --help` lists the commands in the order a new user meets them, each in a phrase that fits an
+# 80-column terminal (click would cut the docstrings' first sentences mid-phrase: "outcomes,...").
+SHORT = {
+    "demo": "Offline: the tiny-model ladder, scaling and emergence",
+    "run": "Evaluate models on tasks (cached, resumable)",
+    "tasks": "The tasks: one line per suite, or one task's options",
+    "leaderboard": "GSM8K, MATH, MMLU and BBH per model",
+    "samples": "Stored items: response, answers, gold, verdict",
+    "compare": "Two cells on their shared items (paired test)",
+    "audit": "How answers were read; rules against a judge",
+    "report": "Write the HTML report of a store",
+    "view": "Browse stored samples in a local web app",
+    "rescore": "Re-score stored responses without a model",
+    "import": "Other harnesses' generations as Polaris runs",
+    "export": "Results as Parquet, CSV or JSONL rows",
+    "analyze": "Scaling and emergence; accuracy against compute",
+    "experiment": "Grids declared in YAML: dry run, run, status",
+    "data": "Download and check benchmark data",
+    "lab": "Train and inspect the ladder of tiny models",
+    "planning": "Blocksworld: generate, solve, validate plans",
+}
+
+SUB_SHORT = {
+    "analyze": {"scaling": "Fits, held-out extrapolation, emergence verdicts",
+                "compute": "Accuracy against tokens per item; the frontier"},
+    "data": {"fetch": "Download official files (pinned, SHA-256 checked)"},
+    "experiment": {"run": "Run every cell (resumable, budget-capped)",
+                   "status": "Each cell's state (done, running, partial, failed)"},
+    "lab": {"train": "Train a ladder: every size x seed", "models": "A ladder's models: size, seed, accuracy",
+            "eval": "Exact match and per-digit accuracy of one model"},
+    "planning": {"generate": "Seeded random Blocksworld problems (PDDL)",
+                 "validate": "Check a plan: executable? reaches the goal? why not"},
+}
+
+
 def _usage(param: Any) -> str:
     """An argument in the usage line as click writes it: NAME, [NAME] when optional, NAME... when repeated."""
     name = str(param.metavar or (param.name or "").upper()).removesuffix("...")
@@ -59,3 +94,18 @@ def natural(command: Any) -> Any:
     for sub in getattr(command, "commands", {}).values():
         natural(sub)
     return command
+
+
+def ordered(root: Any) -> Any:
+    """The root command with its commands in SHORT's order (others after), each with its short help."""
+    commands = getattr(root, "commands", None)
+    if isinstance(commands, dict):
+        order = {name: i for i, name in enumerate(SHORT)}
+        root.commands = dict(sorted(commands.items(), key=lambda kv: order.get(kv[0], len(order))))
+        for name, cmd in root.commands.items():
+            if name in SHORT:
+                cmd.short_help = SHORT[name]
+            for sub, text in SUB_SHORT.get(name, {}).items():
+                if sub in getattr(cmd, "commands", {}):
+                    cmd.commands[sub].short_help = text
+    return root
