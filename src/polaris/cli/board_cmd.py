@@ -46,6 +46,8 @@ def _cell_parts(cell: Any, notes: _Notes, model: str) -> list[str]:
     from polaris.analysis.leaderboard import MISSING, PARTIAL, TITLES
 
     where = f"{model} {TITLES.get(cell.suite, cell.suite)}"
+    if cell.status == MISSING and cell.reason == "not run":  # says it all: no footnote for each such cell
+        return ["not run"]
     if cell.status == MISSING:
         return ["-", f"missing [{notes.add(f'{where}: missing: {cell.reason}')}]"]
     parts = [_ci(cell.accuracy, cell.ci95), f"{_n_text(cell)} · {cell.prompt}"]
