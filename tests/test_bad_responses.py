@@ -59,7 +59,7 @@ def test_a_server_that_always_answers_malformed_gives_errors_with_the_reason(dat
     res = json.loads(proc.stdout)["results"][0]
     assert res["errors"] == 5 and res["scored"] == 0 and res["accuracy"] is None  # errors, not wrong answers
     assert reason in res["error_reasons"][0]["example"] and reason in proc.stderr
-    assert "5 item(s) failed after retries" in proc.stderr
+    assert "5 items failed after retries" in proc.stderr
     db = sqlite3.connect(tmp_path / "s.db")
     assert db.execute("SELECT COUNT(*) FROM results WHERE error IS NOT NULL AND correct IS NULL").fetchone()[0] == 5
     assert db.execute("SELECT COUNT(*) FROM calls WHERE ok = 0 AND attempts = 2").fetchone()[0] == 5

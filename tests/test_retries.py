@@ -62,7 +62,7 @@ def test_exhausted_budget_is_an_error_not_a_wrong_answer_and_is_retried(data40, 
         first = doc["results"][0]
         assert 0 < first["errors"] < 160
         # Exit code 4 after a summary by reason, on stderr and in the JSON.
-        assert f"{first['errors']} item(s) failed after retries" in err
+        assert f"{first['errors']} item{'' if first['errors'] == 1 else 's'} failed after retries" in err
         assert f"{first['errors']}  HTTP 500: HTTP 500 from" in err and "internal error" in err
         assert doc["failures"]["reasons"] == [{"reason": "HTTP 500", "items": first["errors"],
                                                "example": doc["failures"]["reasons"][0]["example"]}]
