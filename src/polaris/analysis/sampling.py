@@ -18,6 +18,10 @@ Rules, shared by every vote in this module (the K-sample vote, maj@k, complexity
 maj@k is the expectation of that vote's score over all C(K, k) subsets of size k, the analogue of
 Chen et al.'s unbiased pass@k. It is computed exactly by a dynamic programme over answer groups
 (`_maj_exact`) for K <= `exact_max_samples`, and by a seeded Monte Carlo over random subsets above.
+
+Both need far less than the samples themselves: a `Pool` keeps what they read of one item (K, the
+fully correct count, the answer groups' sizes and correctness, and each sample's group only above
+the exact limit), so a run's curves can be computed after its sample texts are gone (runner/tally.py).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from polaris.analysis.stats import Estimate, mean_ci
 
 EXACT_MAX_SAMPLES = 128  # exact DP costs ~ n_g·G·K·(K+G) flops: milliseconds at K = 40
 MC_DRAWS = 2000
+MC_BATCH = 1 << 18  # random numbers drawn at once by the Monte Carlo (2 MB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,39 @@ def item_pass_at(correct: Sequence[float], ks: Sequence[int] | None = None) -> d
     n = len(correct)
     c = sum(1 for s in correct if s >= 1)
     return {k: pass_at_k(n, c, k) for k in (ks or range(1, n + 1))}
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """One item's K samples as pass@k and maj@k read them (`pool`): a few numbers per distinct answer,
+    plus one small integer per sample when K is above the exact limit (the Monte Carlo draws subsets)."""
+
+    size: int  # K
+    correct: int  # samples scoring 1 (pass@k)
+    n: np.ndarray  # samples per answer group, groups in order of first appearance
+    q: np.ndarray  # mean correctness per group
+    invalid: int  # unextractable samples
+    labels: np.ndarray | None  # each sample's group (-1: unextractable); None when maj@k is exact
+
+
+def pool(answers: Sequence[Hashable | None], correct: Sequence[float], *, labels: bool | None = None,
+         exact_max_samples: int = EXACT_MAX_SAMPLES) -> Pool:
+    """The pool of one item's samples; `labels` (default: K above `exact_max_samples`) keeps each
+    sample's group for the Monte Carlo."""
+    _check(answers, correct)
+    keys, n, q, invalid = _groups(answers, correct)
+    size = len(answers)
+    kept = None
+    if (size > exact_max_samples) if labels is None else labels:
+        index = {a: i for i, a in enumerate(keys)}
+        kept = np.array([-1 if a is None else index[a] for a in answers],
+                        dtype=np.int16 if len(keys) < 2**15 else np.int32)
+    return Pool(size, sum(1 for s in correct if s >= 1), n, q, invalid, kept)
+
+
+def pool_pass_at(p: Pool, ks: Sequence[int] | None = None) -> dict[int, float]:
+    """`item_pass_at` of a pool."""
+    return {k: pass_at_k(p.size, p.correct, k) for k in (ks or range(1, p.size + 1))}
 
 
 def _groups(
@@ -161,16 +199,22 @@ def _maj_monte_carlo(
 ) -> dict[int, float]:
     K, G = labels.size, q.size
     out: dict[int, float] = {}
-    rows = np.arange(draws)[:, None]
+    # Draws in batches of about MC_BATCH numbers: the generator fills them in the same order as one
+    # (draws, K) array would be, so the subsets (and the result) are the same, and memory stays a few
+    # MB at K = 1024 instead of tens.
+    batch = max(1, min(draws, MC_BATCH // max(1, K)))
     for k in ks:
-        idx = np.argpartition(rng.random((draws, K)), k - 1, axis=1)[:, :k]
-        counts = np.zeros((draws, G + 1))
-        np.add.at(counts, (np.broadcast_to(rows, idx.shape), labels[idx] + 1), 1)
-        counts = counts[:, 1:]  # column 0 held the unextractable samples
-        top = counts.max(axis=1, keepdims=True)
-        tied = (counts == top) & (top > 0)
-        ntied = tied.sum(axis=1)
-        score = np.divide(tied @ q, ntied, out=np.zeros(draws), where=ntied > 0)
+        score = np.zeros(draws)
+        for start in range(0, draws, batch):
+            b = min(batch, draws - start)
+            idx = np.argpartition(rng.random((b, K)), k - 1, axis=1)[:, :k]
+            counts = np.zeros((b, G + 1))
+            np.add.at(counts, (np.broadcast_to(np.arange(b)[:, None], idx.shape), labels[idx] + 1), 1)
+            counts = counts[:, 1:]  # column 0 held the unextractable samples
+            top = counts.max(axis=1, keepdims=True)
+            tied = (counts == top) & (top > 0)
+            ntied = tied.sum(axis=1)
+            score[start:start + b] = np.divide(tied @ q, ntied, out=np.zeros(b), where=ntied > 0)
         out[k] = float(score.mean())
     return out
 
@@ -189,24 +233,35 @@ def item_maj_at(
     Default ks: every k <= K when exact; above `exact_max_samples` (Monte Carlo, `draws` subsets
     per k) the default is 1, 2, 4, ... and K, since each k costs draws·K random numbers.
     """
-    _check(answers, correct)
-    K = len(answers)
+    p = pool(answers, correct, labels=len(answers) > exact_max_samples)
+    return pool_maj_at(p, ks, exact_max_samples=exact_max_samples, draws=draws, seed=seed)
+
+
+def pool_maj_at(
+    p: Pool,
+    ks: Sequence[int] | None = None,
+    *,
+    exact_max_samples: int = EXACT_MAX_SAMPLES,
+    draws: int = MC_DRAWS,
+    seed: int | Sequence[int] = 0,
+) -> tuple[dict[int, float], bool]:
+    """`item_maj_at` of a pool (above `exact_max_samples` the pool must have kept its labels)."""
+    K = p.size
     exact = K <= exact_max_samples
     if ks is None:
         ks = range(1, K + 1) if exact else sorted({2**i for i in range(K.bit_length()) if 2**i <= K} | {K})
     ks = list(ks)
     if any(not 1 <= k <= K for k in ks):
         raise ValueError(f"maj@k needs 1 <= k <= K = {K}")
-    keys, n, q, invalid = _groups(answers, correct)
-    if not keys:
+    if not len(p.n):
         return {k: 0.0 for k in ks}, True
     if exact:
-        sums = _maj_exact(n, q, invalid, max(ks))
+        sums = _maj_exact(p.n, p.q, p.invalid, max(ks))
         return {k: float(sums[k] / math.comb(K, k)) for k in ks}, True
-    index = {a: i for i, a in enumerate(keys)}
-    labels = np.array([-1 if a is None else index[a] for a in answers], dtype=np.intp)
+    if p.labels is None:
+        raise ValueError(f"maj@k by Monte Carlo (K = {K}) needs a pool that kept its labels")
     rng = np.random.default_rng(seed)
-    return _maj_monte_carlo(labels, q, ks, draws, rng), False
+    return _maj_monte_carlo(p.labels.astype(np.intp), p.q, ks, draws, rng), False
 
 
 def step_count(text: str) -> int:
@@ -237,7 +292,7 @@ def complexity_vote(
 
 
 def sampling_curves(
-    items: Sequence[tuple[Sequence[Hashable | None], Sequence[float]]],
+    items: Sequence[tuple[Sequence[Hashable | None], Sequence[float]] | Pool],
     ks: Sequence[int] | None = None,
     *,
     clusters: Sequence[Hashable] | None = None,
@@ -248,12 +303,13 @@ def sampling_curves(
 ) -> SamplingCurves:
     """pass@k and maj@k over items, each with a CI over item-level values (never pooled samples).
 
-    Items may have different K; the default ks run to the smallest K. Monte Carlo items are seeded
-    with (seed, item index), so a rerun gives the same numbers.
+    Items (each its (answers, correct) or its `Pool`) may have different K; the default ks run to the
+    smallest K. Monte Carlo items are seeded with (seed, item index), so a rerun gives the same numbers.
     """
     if not items:
         raise ValueError("no items")
-    kmin = min(len(a) for a, _ in items)
+    pools = [it if isinstance(it, Pool) else pool(*it, labels=len(it[0]) > exact_max_samples) for it in items]
+    kmin = min(p.size for p in pools)
     if ks is None:
         # Above the exact limit each k costs draws·K random numbers per item: 1, 2, 4, ... and K, as
         # item_maj_at's default (every k to K = 1024 took minutes per item).
@@ -265,16 +321,14 @@ def sampling_curves(
     pass_items: dict[int, list[float]] = {k: [] for k in ks}
     maj_items: dict[int, list[float]] = {k: [] for k in ks}
     all_exact = True
-    for i, (answers, correct) in enumerate(items):
-        p = item_pass_at(correct, ks)
-        m, exact = item_maj_at(
-            answers, correct, ks, exact_max_samples=exact_max_samples, draws=draws, seed=(seed, i)
-        )
+    for i, item in enumerate(pools):
+        p = pool_pass_at(item, ks)
+        m, exact = pool_maj_at(item, ks, exact_max_samples=exact_max_samples, draws=draws, seed=(seed, i))
         all_exact &= exact
         for k in ks:
             pass_items[k].append(p[k])
             maj_items[k].append(m[k])
-    kcap = max(len(a) for a, _ in items)
+    kcap = max(p.size for p in pools)
 
     def ci(values: list[float]) -> Estimate:
         return mean_ci(values, clusters=clusters, samples_per_item=kcap, confidence=confidence)

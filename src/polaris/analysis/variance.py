@@ -25,34 +25,59 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Sequence
 from statistics import NormalDist
-from typing import Any
+from typing import Any, NamedTuple
 
 WORST_PAIRED_VARIANCE = 0.5  # Var(a - b) for two uncorrelated scores in [0, 1] at 50%
+
+
+class Spread(NamedTuple):
+    """What `decompose` reads of one item's K sample scores: their mean and unbiased variance."""
+
+    mean: float
+    within: float  # nan for a single sample
+    samples: int
+
+
+def spread(s: Sequence[float]) -> Spread:
+    """One item's `Spread` (kept per item so that a run's decomposition needs no sample lists)."""
+    from polaris.analysis.stats import item_means
+
+    m = item_means([s])[0]
+    if len(s) < 2:
+        return Spread(float(m), math.nan, len(s))
+    return Spread(float(m), float(m) * (1 - float(m)) * len(s) / (len(s) - 1) if _binary(s) else _var1(s), len(s))
 
 
 def decompose(samples: Sequence[Sequence[float]], groups: Sequence[Hashable] | None = None,
               headline: str = "micro") -> dict[str, Any] | None:
     """Items vs sampling in the interval of the mean per-sample score of K-sample items (module
     docstring); None with fewer than 2 samples per item or 2 items."""
-    from polaris.analysis.stats import item_means, macro_ci, mean_ci
+    return decompose_spreads([spread(s) for s in samples], groups, headline)
 
-    n = len(samples)
-    K = min((len(s) for s in samples), default=0)
+
+def decompose_spreads(spreads: Sequence[Spread], groups: Sequence[Hashable] | None = None,
+                      headline: str = "micro") -> dict[str, Any] | None:
+    """`decompose` from each item's `Spread`."""
+    import numpy as np
+
+    from polaris.analysis.stats import macro_ci, mean_ci
+
+    n = len(spreads)
+    K = min((s.samples for s in spreads), default=0)
     if K < 2 or n < 2:
         return None
-    means = item_means(samples)
-    within = [float(m) * (1 - float(m)) * len(s) / (len(s) - 1) if _binary(s) else _var1(s)
-              for m, s in zip(means, samples)]
+    means = np.array([s.mean for s in spreads], dtype=float)
+    within = [s.within for s in spreads]
     multi = groups is not None and len(set(groups)) > 1
     if multi and headline == "macro":
         est = macro_ci(means, groups, samples_per_item=K)  # type: ignore[arg-type]
         by: dict[Hashable, list[int]] = {}
         for i, g in enumerate(groups):  # type: ignore[arg-type]
             by.setdefault(g, []).append(i)
-        sampling = sum(sum(within[i] / len(samples[i]) for i in idx) / len(idx) ** 2 for idx in by.values()) / len(by) ** 2
+        sampling = sum(sum(within[i] / spreads[i].samples for i in idx) / len(idx) ** 2 for idx in by.values()) / len(by) ** 2
     else:
         est = mean_ci(means, clusters=groups if multi else None, samples_per_item=K)
-        sampling = sum(w / len(s) for w, s in zip(within, samples)) / n**2
+        sampling = sum(w / s.samples for w, s in zip(within, spreads)) / n**2
     total = est.se**2 if math.isfinite(est.se) else math.nan
     if not math.isfinite(total):
         return None

@@ -49,75 +49,31 @@ def _sample_values(s: Mapping[str, Any]) -> dict[str, float | None]:
             "answer": completion - reasoning}
 
 
-def _sums(samples: Any) -> tuple[dict[str, float], dict[str, int]]:
-    """Totals of each field over the records, and how many records knew it."""
-    totals: dict[str, float] = dict.fromkeys(FIELDS, 0.0)
-    known = dict.fromkeys(FIELDS, 0)
-    for s in samples:
-        for k, v in _sample_values(s).items():
-            if v is not None:
-                totals[k] += v
-                known[k] += 1
-    return totals, known
-
-
 def cell_compute(rows: Sequence[Any], budget: Mapping[str, Any] | None = None,
                  extra: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> dict[str, Any] | None:
     """The compute summary of a cell's results (None when no sample carries token counts).
 
     `budget`: the cell's {"reasoning_effort", "thinking_budget", "max_tokens"}; `extra`: item id ->
-    the records of samples drawn for it besides its final ones (earlier LLM-Modulo rounds)."""
-    scored = [r for r in rows if r.error is None]
-    per_row = [[s for s in r.data.get("samples", ()) if "tokens" in s] for r in scored]
-    samples = [s for ss in per_row for s in ss]
-    if not samples:
-        return None
-    totals, known = _sums(s for r, ss in zip(scored, per_row) for s in [*ss, *((extra or {}).get(r.item, ()))])
-    own, own_known = _sums(samples)
-    n_items, n_samples = len(scored), len(samples)
-    finish: dict[str, int] = {}
-    for s in samples:
-        key = str(s.get("finish"))
-        finish[key] = finish.get(key, 0) + 1
-    truncated = sum(1 for s in samples if is_truncated(s))
-    out: dict[str, Any] = {
-        "items": n_items,
-        "samples": n_samples,
-        "samples_per_item": max(len(ss) for ss in per_row),
-        "totals": {k: round(v, 1) if known[k] else None for k, v in totals.items()},
-        "per_item": {k: v / n_items if known[k] else None for k, v in totals.items()},
-        "per_sample": {k: v / n_samples if own_known[k] else None for k, v in own.items()},
-        "prompt_known": known["prompt"] > 0,
-        "estimated": any(s.get("tokens_source") == "estimate" for s in samples),
-        "reasoning_estimated": any(s.get("reasoning_source") == "estimate" for s in samples),
-        "finish": dict(sorted(finish.items())),
-        "truncated": truncated,
-        "truncation_rate": truncated / n_samples,
-        "forced": sum(1 for s in samples if s.get("forced")),
-        "budget": dict(budget or {}),
-    }
-    think = (budget or {}).get("thinking_budget")
-    if think is not None:
-        over = sum(1 for s in samples if over_budget(s, int(think)))
-        out["budget_check"] = {"thinking_budget": think, "over": over, "samples": n_samples,
-                               "share": over / n_samples, "enforced": over / n_samples <= IGNORED_SHARE,
-                               "mean_reasoning": out["per_sample"]["reasoning"]}
-    return out
+    the records of samples drawn for it besides its final ones (earlier LLM-Modulo rounds). Computed
+    from each item's compact record (runner/tally.py), as the runner does chunk by chunk."""
+    from polaris.runner.tally import CellTally
+
+    return CellTally.of(rows, budget, extra).compute()
 
 
-def cell_latency(store: Any, rows: Sequence[Any], calls: Mapping[tuple[str, int], Any] | None = None
-                 ) -> dict[str, Any] | None:
-    """Seconds per item and per sample, from the calls that drew the samples (each call's latency shared
-    among the samples it returned, as its tokens are; LLM-Modulo rounds included). Kept apart from the
-    token accounting because it is wall-clock: it differs on every run of the same cell. `calls`: what
-    `Store.sample_calls` already returned for the rows' final requests (only the rest is read)."""
-    hashes: dict[str, list[str]] = {}
-    for r in rows:
+def latency_parts(store: Any, rows: Sequence[Any], calls: Mapping[tuple[str, int], Any] | None = None
+                  ) -> list[tuple[float, int, float] | None]:
+    """Per row, what `cell_latency` adds up: (seconds of the item's calls, samples with a latency share,
+    the sum of those shares); None for rows without a request. `calls`: what `Store.sample_calls`
+    already returned for the rows' final requests (only the rest is read)."""
+    hashes: dict[int, list[str]] = {}
+    for k, r in enumerate(rows):
         if r.error is None and r.data.get("request"):
             rounds = (r.data.get("modulo") or {}).get("rounds") or []
-            hashes[r.item] = [e["request"] for e in rounds if e.get("request")] or [r.data["request"]]
+            hashes[k] = [e["request"] for e in rounds if e.get("request")] or [r.data["request"]]
+    out: list[tuple[float, int, float] | None] = [None] * len(rows)
     if not hashes:
-        return None
+        return out
     known = dict(calls or {})
     have = {h for h, _ in known}
     missing = [h for hs in hashes.values() for h in hs if h not in have]
@@ -127,17 +83,33 @@ def cell_latency(store: Any, rows: Sequence[Any], calls: Mapping[tuple[str, int]
     for (h, idx), info in known.items():
         if len(info) > 2 and info[2] is not None:
             by_hash.setdefault(h, {})[idx] = info[2] / max(1, info[0])
-    final = {r.item: (r.data.get("request"), [s.get("idx") for s in r.data.get("samples", ())]) for r in rows
-             if r.item in hashes}
-    items, samples, per_sample = [], 0, 0.0
-    for item, hs in hashes.items():
-        items.append(sum(sum(by_hash.get(h, {}).values()) for h in dict.fromkeys(hs)))
-        h, idxs = final[item]
-        shares = [by_hash.get(h, {}).get(i) for i in idxs]
-        samples += sum(1 for x in shares if x is not None)
-        per_sample += sum(x for x in shares if x is not None)
-    return {"per_item": sum(items) / len(items), "per_sample": per_sample / samples if samples else None,
-            "items": len(items)}
+    for k, hs in hashes.items():
+        r = rows[k]
+        shares = [by_hash.get(r.data["request"], {}).get(s.get("idx")) for s in r.data.get("samples", ())]
+        out[k] = (sum(sum(by_hash.get(h, {}).values()) for h in dict.fromkeys(hs)),
+                  sum(1 for x in shares if x is not None), sum(x for x in shares if x is not None))
+    return out
+
+
+def fold_latency(parts: Sequence[tuple[float, int, float]]) -> dict[str, Any] | None:
+    """Seconds per item and per sample from the items' `latency_parts`, in dataset order."""
+    if not parts:
+        return None
+    samples, per_sample = 0, 0.0
+    for _, n, shares in parts:
+        samples += n
+        per_sample += shares
+    return {"per_item": sum(p[0] for p in parts) / len(parts), "per_sample": per_sample / samples if samples else None,
+            "items": len(parts)}
+
+
+def cell_latency(store: Any, rows: Sequence[Any], calls: Mapping[tuple[str, int], Any] | None = None
+                 ) -> dict[str, Any] | None:
+    """Seconds per item and per sample, from the calls that drew the samples (each call's latency shared
+    among the samples it returned, as its tokens are; LLM-Modulo rounds included). Kept apart from the
+    token accounting because it is wall-clock: it differs on every run of the same cell. `calls`: what
+    `Store.sample_calls` already returned for the rows' final requests (only the rest is read)."""
+    return fold_latency([p for p in latency_parts(store, rows, calls) if p is not None])
 
 
 def spec_budget(spec: Any) -> dict[str, Any]:

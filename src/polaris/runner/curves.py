@@ -3,8 +3,9 @@ k <= K with 95% CIs over items, and the cell's token totals.
 
 Each stored sample carries its vote class (`vote`, None when nothing was extracted) and its score
 (`correct`), so the curves are recomputed from the results table (rescore, reports) without the
-scorer. The estimators are `polaris.analysis.sampling`'s: pass@k is Chen et al.'s unbiased
-estimator, maj@k the exact expectation of the vote (fractional credit on ties) over all k-subsets
+scorer; they are computed from each item's pool of votes (runner/tally.py), never from all of a
+run's samples at once. The estimators are `polaris.analysis.sampling`'s: pass@k is Chen et al.'s
+unbiased estimator, maj@k the exact expectation of the vote (fractional credit on ties) over all k-subsets
 of the K samples (seeded Monte Carlo above K = 128). With a "macro" headline (BBH) every k is
 averaged like the headline: the mean of group means.
 """
@@ -12,10 +13,12 @@ averaged like the headline: the mean of group means.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from polaris.runner import tokens
 from polaris.store.store import ResultRow
+
+if TYPE_CHECKING:
+    from polaris.runner.tally import ItemTally
 
 
 def samples_per_item(rows: Sequence[ResultRow]) -> int:
@@ -32,19 +35,24 @@ def _macro(values: Sequence[float], groups: Sequence[str]) -> tuple[float, list[
 
 def sampling_summary(rows: Sequence[ResultRow], headline: str = "micro") -> dict[str, Any]:
     """{"maj_at", "maj_at_ci", "pass_at", "pass_at_ci", "maj_at_exact"} keyed by str(k), or {} for K = 1."""
-    scored = [r for r in rows if r.error is None and r.data.get("samples")]
-    K = min((len(r.data["samples"]) for r in scored), default=0)
-    if K < 2 or any("vote" not in s for r in scored for s in r.data["samples"]):
+    from polaris.runner.tally import CellTally
+
+    return sampling_of(CellTally.of(rows).items, headline)
+
+
+def sampling_of(items: Sequence[ItemTally], headline: str = "micro") -> dict[str, Any]:
+    """`sampling_summary` from the items' compact records (runner/tally.py), in dataset order."""
+    scored = [t for t in items if t.row.error is None and t.samples]
+    K = min((t.samples for t in scored), default=0)
+    if K < 2 or any(not t.voted for t in scored):
         return {}  # one sample per item, or results stored before votes were recorded
     from polaris.analysis.sampling import sampling_curves
 
-    items = [([s["vote"] for s in r.data["samples"]], [float(s["correct"]) for s in r.data["samples"]])
-             for r in scored]
-    curves = sampling_curves(items)
-    groups = [r.group for r in scored]
+    curves = sampling_curves([t.pool for t in scored])
+    groups = [t.row.group for t in scored]
     macro = headline == "macro" and len(set(groups)) > 1
     out: dict[str, Any] = {"samples_per_item": K, "maj_at_exact": curves.exact}
-    if all(r.data.get("identical_samples") for r in scored):
+    if all(t.row.data.get("identical_samples") for t in scored):
         # Every item's K samples are one text (a server that ignores temperature): the curves are flat by
         # construction, not a finding. Tables, JSON and the report say so.
         out["sampling_degenerate"] = True
@@ -58,14 +66,14 @@ def sampling_summary(rows: Sequence[ResultRow], headline: str = "micro") -> dict
                 means[str(k)], cis[str(k)] = est[k].mean, [est[k].low, est[k].high]
         out[name], out[name + "_ci"] = means, cis
     # How much of the interval is items and how much sampling (eval-arena's decomposition).
-    from polaris.analysis.variance import decompose
+    from polaris.analysis.variance import decompose_spreads
 
-    out["variance"] = decompose([[float(s["correct"]) for s in r.data["samples"]] for r in scored], groups,
-                                "macro" if macro else "micro")
+    out["variance"] = decompose_spreads([t.spread for t in scored], groups, "macro" if macro else "micro")
     return out
 
 
 def token_summary(rows: Sequence[ResultRow]) -> dict[str, Any] | None:
     """Completion tokens of the cell's samples, split into reasoning and answer (runner/tokens.py)."""
-    samples = [s for r in rows if r.error is None for s in r.data.get("samples", ()) if "tokens" in s]
-    return tokens.totals(samples) if samples else None
+    from polaris.runner.tally import CellTally
+
+    return CellTally.of(rows).token_totals()

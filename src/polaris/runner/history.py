@@ -101,11 +101,11 @@ def identities(store: Store, run_id: str) -> list[tuple[dict[str, Any] | None, s
     by_id = {inv.id: inv for inv in store.invocations(run_id)}
     sources = store.result_sources(run_id)
     groups: dict[str, tuple[dict[str, Any] | None, set[str]]] = {}
-    for r in store.results(run_id):
-        inv = by_id.get(sources.get(r.item))  # type: ignore[arg-type]
+    for item in store.result_items(run_id):  # the ids only: a large run's results are not read
+        inv = by_id.get(sources.get(item))  # type: ignore[arg-type]
         ident = inv.data.get("backend") if inv is not None else None
         key = repr(sorted(ident.items())) if isinstance(ident, dict) else "-"
-        groups.setdefault(key, (ident if isinstance(ident, dict) else None, set()))[1].add(r.item)
+        groups.setdefault(key, (ident if isinstance(ident, dict) else None, set()))[1].add(item)
     return list(groups.values())
 
 
@@ -128,12 +128,15 @@ def refresh(store: Store, run_id: str, label: str, spec: dict[str, Any], base: d
             # This invocation judged every stored item: the same numbers, without its own figures.
             summary = {k: v for k, v in judged[1].items() if k not in ("seconds", "stopped", "remaining", "run")}
         else:
-            from polaris.runner.summary import summarize
+            from polaris.runner.summary import summarize_tally
+            from polaris.runner.tally import CellTally
 
-            rows = store.results(run_id)
-            summary = summarize(rows, headline=headline)
+            # Read one row at a time, each reduced to its compact record: a run of K samples per item
+            # is never held whole (runner/tally.py).
+            tally = CellTally.of(store.iter_results(run_id))
+            summary = summarize_tally(tally, headline=headline)
             if summarize_task is not None:
-                summary.update(summarize_task(rows))
+                summary.update(summarize_task(tally.rows))
         summary.update(model=base.get("model"), task=base.get("task"), prompt=base.get("prompt"),
                        strategy=base.get("strategy"), run_id=run_id, label=label,
                        tokens_spent=store.usage(run_id), partial=info["coverage"]["partial"],

@@ -11,8 +11,8 @@ How a batch of cells of one model runs:
    with the ordinary solvers and a context whose "store" is that shipped cache and whose writer is a
    buffer it streams back as calls finish (runner/ray_worker.py).
 4. Driver: writes each streamed batch through the group-commit `StoreWriter`, in the one store, then
-   tells the worker, whose solvers wait for that as they wait for the local writer; judges each cell
-   when its last shard is in.
+   tells the worker, whose solvers wait for that as they wait for the local writer; judges the items
+   in chunks as they come in (runner/judging.py) and finishes each cell when its last shard is in.
 SQLite never crosses machines and a killed driver loses at most the calls in flight: the same command
 (with either executor) resumes. A worker that dies has its shard planned again from the store and
 sent to another worker.
@@ -26,7 +26,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +37,7 @@ from polaris.models.registry import BackendOptions, make_backend, split_name
 from polaris.runner.context import CacheMiss, CallStats, SolveContext
 from polaris.runner.budget import Budget, BudgetExhausted
 from polaris.runner.executors import BarFactory, Executor, RayOptions, backend_key, describe, options_for
+from polaris.runner.judging import ChunkJudge
 from polaris.runner.ray_worker import Secret, Shard, ShardWorker
 from polaris.runner.runner import CellRun, PreparedCell, finish_cell, first_error, open_cell, solver_for
 from polaris.store.store import SampleRow, Store
@@ -78,8 +79,9 @@ Key = tuple[str, str]  # (model, API): cells one backend serves (executors.backe
 @dataclass
 class _CellState:
     cell: PreparedCell
-    outputs: list[Any]
     pending: dict[int, Found]  # items to solve -> what the store has for them
+    judged: ChunkJudge | None = None  # judges the items as they come in (runner/judging.py)
+    seen: set[int] = field(default_factory=set)  # items whose outputs came in
     stats: CallStats = field(default_factory=CallStats)
     info: dict[str, Any] = field(default_factory=dict)
     shards_left: int = 0
@@ -103,10 +105,12 @@ class _Recorder:
         return got
 
 
-async def plan(cell: PreparedCell, store: Store, identity: dict[str, Any],
-               indices: Sequence[int]) -> tuple[dict[int, Any], dict[int, Found], int]:
+async def plan(cell: PreparedCell, store: Store, identity: dict[str, Any], indices: Sequence[int],
+               sink: Callable[[int, Any], Awaitable[None]] | None = None) -> tuple[dict[int, Any], dict[int, Found], int]:
     """Replay each item's solver against the store alone: (outputs of the items it completes, the
-    other items with the samples found on the way, the number of cached samples used)."""
+    other items with the samples found on the way, the number of cached samples used). With `sink`,
+    each completed item's outputs go to it instead (and the first dict holds None for them): a large
+    cached cell is not held whole."""
     solve = solver_for(cell)
     done: dict[int, Any] = {}
     pending: dict[int, Found] = {}
@@ -115,11 +119,21 @@ async def plan(cell: PreparedCell, store: Store, identity: dict[str, Any],
         recorder = _Recorder(store)
         ctx = SolveContext(recorder, None, identity, cell.spec.run_id)  # type: ignore[arg-type]
         try:
-            done[i] = await solve(cell.task, cell.items[i], cell.prompts[i], ctx, cell.spec)
+            out = await solve(cell.task, cell.items[i], cell.prompts[i], ctx, cell.spec)
             cached += ctx.stats.cached
         except CacheMiss:
             pending[i] = recorder.seen
+            continue
+        if sink is None:
+            done[i] = out
+        else:
+            done[i] = None
+            await sink(i, out)
     return done, pending, cached
+
+
+async def _discard(i: int, out: Any) -> None:
+    """A plan's sink that only counts (the items are replayed once the cell is open)."""
 
 
 def _check_reachable(address: str) -> None:
@@ -276,8 +290,8 @@ class RayExecutor(Executor):
         started = time.time()
         states = []
         for cell in cells:
-            done, todo, cached = await plan(cell, store, identity, range(len(cell.items)))
-            state = _CellState(cell, [done.get(i) for i in range(len(cell.items))], todo)
+            _, todo, cached = await plan(cell, store, identity, range(len(cell.items)), sink=_discard)
+            state = _CellState(cell, todo)
             state.stats.cached = cached
             states.append(state)
         pending = sum(len(s.pending) for s in states)
@@ -285,6 +299,11 @@ class RayExecutor(Executor):
         finished: dict[int, CellRun] = {}
         for state in states:
             state.info = open_cell(state.cell, store, identity, executor="ray")
+            state.judged = ChunkJudge(state.cell, store)
+            # The items the store answers, judged chunk by chunk now that the cell is open (the plan
+            # above only counted them, so that nothing is stored before the workers have started).
+            answered = [i for i in range(len(state.cell.items)) if i not in state.pending]
+            await plan(state.cell, store, identity, answered, sink=lambda i, out, state=state: self._judge(state, i, out))
             state.update = bar(describe(state.cell), len(state.cell.items)) if bar is not None else None
             state.done = len(state.cell.items) - len(state.pending)
             if state.update is not None:
@@ -306,7 +325,7 @@ class RayExecutor(Executor):
                 outstanding -= 1
             for k, s in enumerate(states):
                 if s.shards_left == 0 and k not in finished:
-                    finished[k] = finish_cell(s.cell, store, s.info, s.outputs, s.stats, time.time() - started,
+                    finished[k] = finish_cell(s.cell, store, s.info, s.judged, s.stats, time.time() - started,
                                               self.budget)
             if outstanding == 0:
                 for _ in range(len(actors) * PIPELINE):  # wakes every feeder: nothing can be re-queued now
@@ -334,6 +353,7 @@ class RayExecutor(Executor):
             if self.budget is not None and self.budget.exhausted:
                 for i in shard.indices:  # the caps are reached: nothing more is sent; left for the next run
                     self._advance(state, i, None)
+                await state.judged.settle()  # type: ignore[union-attr]
                 shard_done(state)
                 continue
             try:
@@ -343,11 +363,10 @@ class RayExecutor(Executor):
                 if tries >= SHARD_RETRIES:
                     raise PolarisError(f"a Ray worker died {tries + 1} times on {describe(state.cell)} "
                                        f"({type(exc).__name__}); stored results are kept, run again to resume") from None
-                left = [i for i in shard.indices if state.outputs[i] is None]
-                done, todo, cached = await plan(state.cell, store, self.identities[self._key(state.cell)], left)
+                left = [i for i in shard.indices if i not in state.seen]
+                done, todo, cached = await plan(state.cell, store, self.identities[self._key(state.cell)], left,
+                                                sink=lambda i, out, state=state: self._judge(state, i, out, count=True))
                 state.stats.cached += cached
-                for i, out in done.items():
-                    self._advance(state, i, out)
                 if todo:  # the replacement shard takes the dead one's place
                     queue.put_nowait((state, self._shards(state.cell, todo, len(todo))[0], tries + 1))
                 else:
@@ -360,6 +379,7 @@ class RayExecutor(Executor):
                 continue
             except Exception as exc:
                 raise self._cause(exc) from None
+            await state.judged.settle()  # type: ignore[union-attr]
             shard_done(state)
 
     async def _revive(self, actor: Any, patience: float = 60.0) -> bool:
@@ -424,9 +444,21 @@ class RayExecutor(Executor):
                     state.update.sent(state.sent)
             for j, out in finished:
                 self._advance(state, shard.indices[j], out)
+            if state.judged is not None and state.judged.ready():
+                await state.judged.drain()
 
-    def _advance(self, state: _CellState, i: int, out: Any) -> None:
-        state.outputs[i] = out
+    async def _judge(self, state: _CellState, i: int, out: Any, count: bool = False) -> None:
+        """Outputs the store answered (a plan's sink): judged with the others (`count`: and shown as done)."""
+        self._advance(state, i, out, count=count)
+        if state.judged is not None and state.judged.ready():
+            await state.judged.drain()
+
+    def _advance(self, state: _CellState, i: int, out: Any, count: bool = True) -> None:
+        state.seen.add(i)
+        if state.judged is not None:
+            state.judged.add(i, out)
+        if not count:
+            return
         state.done += 1
         state.errors += isinstance(out, RequestFailed)
         if state.update is not None:

@@ -1,16 +1,17 @@
 """Run one cell: items -> prompts -> solver (through the cache) -> judge -> store -> summary.
 
 `concurrency` workers pull items in dataset order and keep that many solver calls in flight.
-Every response is committed as it arrives; item results are written once the cell is judged. A
-request that exhausts its retries makes its item an error (asked again next run); a backend that
-cannot serve at all (401, unreachable) stops the run with one line, keeping what was stored.
+Every response is committed as it arrives; item results are judged and written in chunks as items
+finish (runner/judging.py), so memory does not grow with items x samples. A request that exhausts
+its retries makes its item an error (asked again next run); a backend that cannot serve at all
+(401, unreachable) stops the run with one line, keeping what was stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +23,11 @@ from polaris.prompts.render import Format, Prompt, render
 from polaris.runner import solvers
 from polaris.runner.budget import Budget, BudgetExhausted
 from polaris.runner.cell import CellSpec
-from polaris.runner.compute import cell_compute, cell_latency, round_records, spec_budget
 from polaris.runner.context import CacheMiss, CallStats, SolveContext
-from polaris.runner.judge import judge
-from polaris.runner.monitor import Monitor, Ticker, error_reasons, identical_samples
+from polaris.runner.judging import ChunkJudge
+from polaris.runner.monitor import Monitor, Ticker, error_reasons
 from polaris.runner.refusal import CellRefused, FirstRequests
-from polaris.runner.summary import summarize
+from polaris.runner.summary import summarize_tally
 from polaris.store.store import ResultRow, Store
 from polaris.store.writer import StoreWriter
 from polaris.tasks.base import FORMATS, Exemplar, Item, Task
@@ -41,7 +41,7 @@ Progress = Callable[[int, int, int], None]  # (done, total, errors)
 class CellRun:
     spec: CellSpec
     task: Task
-    rows: list[ResultRow]
+    rows: list[ResultRow]  # this invocation's item results without their per-sample records (in the store)
     summary: dict[str, Any]
     manifest: dict[str, Any]
     stats: CallStats
@@ -209,9 +209,13 @@ def solver_for(cell: PreparedCell) -> solvers.Solver:
 
 async def solve_items(cell: PreparedCell, ctx: SolveContext, indices: Sequence[int], *, concurrency: int,
                       on_item: Callable[[int, Any], None] | None = None,
-                      limit: asyncio.Semaphore | None = None) -> dict[int, Any]:
+                      limit: asyncio.Semaphore | None = None,
+                      after_item: Callable[[int, Any], Awaitable[None]] | None = None,
+                      keep: bool = True) -> dict[int, Any]:
     """Solve the cell's items at `indices` with `concurrency` in flight: index -> Outputs or RequestFailed.
     `limit` caps the items in flight across several concurrent calls (a Ray worker's shards).
+    `after_item` is awaited by the worker before it takes its next item (the runner judges a chunk
+    there); with `keep=False` outputs are handed to `on_item` only, not kept (and {} is returned).
 
     Failed requests (retry budget exhausted, or a response missing from a cache-only context) become
     the item's outcome, never an exception; anything else (401, unreachable) stops the whole cell.
@@ -242,10 +246,13 @@ async def solve_items(cell: PreparedCell, ctx: SolveContext, indices: Sequence[i
                 out = RequestFailed("missing", "no stored response")
             except BudgetExhausted:
                 out = None  # left for the next run; cached items after it are still judged
-            outputs[i] = out
+            if keep:
+                outputs[i] = out
             if on_item is not None:
                 on_item(i, out)
             first.check(out, ctx.stats.answered, name, hint)
+            if after_item is not None:
+                await after_item(i, out)
 
     try:
         async with asyncio.TaskGroup() as tg:
@@ -265,24 +272,22 @@ def first_error(group: BaseExceptionGroup) -> BaseException:
     return next((e for e in group.exceptions if isinstance(e, PolarisError)), group.exceptions[0])
 
 
-def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs: Sequence[Any],
+def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs: Sequence[Any] | ChunkJudge,
                 stats: CallStats, seconds: float, budget: Budget | None = None, refused: str | None = None) -> CellRun:
     """Judge the outputs (None: item not asked), store the item results and the summary (in the
-    manifest), return the run."""
+    manifest), return the run. `outputs` is the items' outputs in order, or the `ChunkJudge` that has
+    been judging them as they came (runner/judging.py); either way they are judged in chunks, and the
+    summary is computed from the items' compact records (runner/tally.py)."""
     spec, task, items = cell.spec, cell.task, cell.items
-    asked = [i for i, out in enumerate(outputs) if out is not None]
-    hashes = [o.request for o in outputs if o is not None and not isinstance(o, BaseException)]
-    calls = store.sample_calls(hashes)
-    rows = judge(task, spec, [items[i] for i in asked], [outputs[i] for i in asked], calls)
-    for row, i in zip(rows, asked):
-        row.idx = i  # dataset position, also when some items were left unasked
-        if items[i].meta:  # level, subject, category: breakdowns from the store alone
-            row.data["meta"] = dict(items[i].meta)
-        if identical_samples(outputs[i]):  # K samples, one text: maj@k and pass@k cannot vary (curves.py)
-            row.data["identical_samples"] = True
-    # Recorded with the invocation that judged them (endpoint, versions): runner.history.
-    store.put_results(spec.run_id, rows, invocation=cell.invocation)
-    summary = summarize(rows, headline=task.headline)
+    if isinstance(outputs, ChunkJudge):
+        judged = outputs
+    else:
+        judged = ChunkJudge(cell, store)
+        for i, out in enumerate(outputs):
+            judged.add(i, out)
+    tally = judged.close()
+    rows = tally.rows  # without their per-sample records: those are in the store
+    summary = summarize_tally(tally, headline=task.headline)
     if task.summarize is not None:  # task-specific metrics (planning), beside the generic ones
         summary.update(task.summarize(rows))
     retries = stats.attempts - stats.calls
@@ -295,8 +300,8 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
         tokens_spent=store.usage(spec.run_id),  # everything calls under this run id were billed, all runs
     )
     # Tokens per item and sample, truncation, latency, budget check (runner/compute.py, docs/compute.md).
-    summary["compute"] = cell_compute(rows, spec_budget(spec), round_records(store, rows))
-    summary["latency"] = cell_latency(store, rows, calls)  # wall-clock seconds per item and sample (volatile)
+    summary["compute"] = tally.compute()
+    summary["latency"] = tally.latency()  # wall-clock seconds per item and sample (volatile)
     if summary["errors"]:
         summary["error_reasons"] = error_reasons(rows)
     if stats.quirks:
@@ -304,9 +309,9 @@ def finish_cell(cell: PreparedCell, store: Store, info: dict[str, Any], outputs:
     if refused is not None:
         summary["refused"] = refused
     stopped = None
-    if len(asked) < len(items):
+    if judged.asked < len(items):
         stopped = budget.exhausted if budget is not None and budget.exhausted else "not asked"
-        summary.update(stopped=stopped, remaining=len(items) - len(asked))
+        summary.update(stopped=stopped, remaining=len(items) - judged.asked)
     from polaris.runner import history
 
     # This invocation's items (what the command prints) and, in the store, the whole run's record.
@@ -349,6 +354,7 @@ async def run_cell(
     writer = StoreWriter(store.path).start() if backend is not None else None
     monitor = monitor if monitor is not None else Monitor()
     ctx = SolveContext(store, backend, identity, cell.spec.run_id, writer, budget=budget, monitor=monitor)
+    judged = ChunkJudge(cell, store)  # judges and stores items chunk by chunk as they finish
     done = errors = 0
 
     def on_item(i: int, out: Any) -> None:
@@ -356,12 +362,17 @@ async def run_cell(
         done += 1
         errors += isinstance(out, RequestFailed)
         monitor.item(cell.spec, out)
+        judged.add(i, out)
         if sent is not None:  # the bar's rate counts only work sent (cli/progress.py), not cached items
             sent(ctx.stats.calls)
         if on_progress is not None:
             on_progress(done, len(cell.items), errors)
         if tick is not None:
             tick.tick(at_most_every=0.1)
+
+    async def after_item(i: int, out: Any) -> None:
+        if judged.ready():
+            await judged.drain()
 
     status = getattr(on_progress, "status", None)  # the bar's status line (cli/display.py), if it has one
     sent = getattr(on_progress, "sent", None)  # and its count of requests sent
@@ -370,15 +381,16 @@ async def run_cell(
     started = time.time()
     refused = None
     try:
-        got = await solve_items(cell, ctx, range(len(cell.items)), concurrency=concurrency, on_item=on_item)
+        await solve_items(cell, ctx, range(len(cell.items)), concurrency=concurrency, on_item=on_item,
+                          after_item=after_item, keep=False)
     except CellRefused as exc:
-        got, refused = exc.outputs, str(exc)
+        refused = str(exc)
     finally:
         if ticker is not None:
             ticker.cancel()
         if writer is not None:
             writer.close()
+    await judged.settle()
     if refused is not None and status is not None:
         status("stopped: the server refused the first requests")
-    return finish_cell(cell, store, info, [got.get(i) for i in range(len(cell.items))], ctx.stats,
-                       time.time() - started, budget, refused)
+    return finish_cell(cell, store, info, judged, ctx.stats, time.time() - started, budget, refused)

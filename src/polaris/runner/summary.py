@@ -10,11 +10,12 @@ strict/flexible gap compares like with like.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from polaris.analysis.baseline import chance_summary
-from polaris.runner.curves import samples_per_item, sampling_summary, token_summary
+from polaris.runner.curves import sampling_of
+from polaris.runner.tally import CellTally
 from polaris.scoring import outcome
 from polaris.store.store import ResultRow
 
@@ -36,7 +37,15 @@ def _mean(xs: Sequence[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
-def summarize(rows: Sequence[ResultRow], *, headline: str = "micro") -> dict[str, Any]:
+def summarize(rows: Iterable[ResultRow], *, headline: str = "micro") -> dict[str, Any]:
+    """The summary of item results in dataset order: a list, or `Store.iter_results` read one row at a
+    time (each row is reduced to its compact record, runner/tally.py, as it is read)."""
+    return summarize_tally(CellTally.of(rows), headline=headline)
+
+
+def summarize_tally(cell: CellTally, *, headline: str = "micro") -> dict[str, Any]:
+    """`summarize` from a cell's tally (what the runner builds chunk by chunk as it judges)."""
+    rows = cell.rows
     scored = [r for r in rows if r.error is None]
     correct = [r.correct or 0.0 for r in scored]
     strict = [r.strict or 0.0 for r in scored]
@@ -58,15 +67,15 @@ def summarize(rows: Sequence[ResultRow], *, headline: str = "micro") -> dict[str
 
         split = breakdown(scored, headline=headline)
         acc, ci = split.overall.accuracy, (split.overall.low, split.overall.high)  # type: ignore[union-attr]
-    elif samples_per_item(scored) > 1:
+    elif cell.samples_per_item() > 1:
         # K samples: item scores are votes with fractional tie credit; the CI is over item means
         # (Miller 2024), the same interval maj@K gets in `sampling_summary`.
         from polaris.analysis.stats import mean_ci
 
-        est = mean_ci(correct, samples_per_item=samples_per_item(scored)) if correct else None
+        est = mean_ci(correct, samples_per_item=cell.samples_per_item()) if correct else None
         ci = (est.low, est.high) if est else (0.0, 1.0)
     disagree = sum(1 for r in scored if r.answer != r.data.get("strict_answer"))
-    unterminated = sum(1 for r in scored for s in r.data.get("samples", ()) if s.get("unterminated"))
+    unterminated = sum(t.unterminated for t in cell.scored())
     tally = outcome.counts(rows)
     out = {
         "n": len(rows),
@@ -85,7 +94,7 @@ def summarize(rows: Sequence[ResultRow], *, headline: str = "micro") -> dict[str
         "breakdown": split.as_dict() if split else {},
     }
     # Self-consistency curves (maj@k, pass@k for k <= K) and token totals: runner/curves.py.
-    out.update(sampling_summary(scored, out["headline"]))
-    out["tokens"] = token_summary(scored)
+    out.update(sampling_of(cell.items, out["headline"]))
+    out["tokens"] = cell.token_totals()
     out.update(chance_summary(scored, out["headline"]))  # baseline, normalised, above_chance
     return out

@@ -13,7 +13,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -396,6 +396,25 @@ class Store:
             for r in rows
             if wanted is None or r[0] in wanted
         ]
+
+    def iter_results(self, run_id: str, items: Iterable[str] | None = None) -> Iterator[ResultRow]:
+        """`results` one row at a time (in item order), for runs too large to hold: a run of K samples
+        per item keeps K sample records in each row (runner/tally.py reduces each as it is read)."""
+        wanted = set(items) if items is not None else None
+        cur = self.db.execute(
+            "SELECT item, idx, grp, correct, strict, extracted, error, answer, gold, data FROM results"
+            " WHERE run=? ORDER BY idx", (run_id,))
+        try:
+            for r in cur:
+                if wanted is None or r[0] in wanted:
+                    yield ResultRow(r[0], r[1], r[2] or "", r[3], r[4], bool(r[5]), r[6], r[7], r[8],
+                                    json.loads(r[9] or "{}"))
+        finally:
+            cur.close()
+
+    def result_items(self, run_id: str) -> list[str]:
+        """The item ids of a run's stored results, in item order, without reading the results."""
+        return [r[0] for r in self.db.execute("SELECT item FROM results WHERE run=? ORDER BY idx", (run_id,))]
 
 
 class _Tx:
