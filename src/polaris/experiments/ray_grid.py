@@ -26,7 +26,7 @@ from polaris.store.store import Store
 
 class RayGridExecutor:
     def __init__(self, options: RayOptions = RayOptions()) -> None:
-        from polaris.runner.ray_executor import import_ray
+        from polaris.runner.ray_connect import import_ray
 
         import_ray(options.address, check_only=True)  # a missing Ray is one line before anything runs
         self.options = options

@@ -24,23 +24,23 @@ import asyncio
 import logging
 import math
 import os
-import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from polaris.errors import PolarisError
 from polaris.models.base import RequestFailed
 from polaris.models.registry import BackendOptions, make_backend, split_name
-from polaris.runner.context import CacheMiss, CallStats, SolveContext
+from polaris.runner.context import CallStats
 from polaris.runner.budget import Budget, BudgetExhausted
 from polaris.runner.executors import BarFactory, Executor, RayOptions, backend_key, describe, options_for
 from polaris.runner.judging import ChunkJudge
+from polaris.runner.ray_connect import check_reachable, import_ray
+from polaris.runner.ray_plan import Found, discard, plan
 from polaris.runner.ray_worker import Secret, Shard, ShardWorker
-from polaris.runner.runner import CellRun, PreparedCell, finish_cell, first_error, open_cell, solver_for
-from polaris.store.store import SampleRow, Store
+from polaris.runner.runner import CellRun, PreparedCell, finish_cell, first_error, open_cell
+from polaris.store.store import Store
 from polaris.store.writer import StoreWriter
 
 PIPELINE = 2  # shards in progress per worker
@@ -49,30 +49,6 @@ IN_PROCESS = ("hf", "vllm", "lab")  # providers that load a model into the worke
 FORWARDED_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "HF_TOKEN")
 
 
-def _ray_token_available() -> bool:
-    return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
-                or os.path.isfile(os.path.expanduser("~/.ray/auth_token")))
-
-
-def import_ray(address: str | None = None, *, check_only: bool = False) -> Any:
-    if check_only:  # fail fast without paying for the import (a fully cached run never needs Ray)
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            import_ray(address)
-        return None
-    if (address or os.environ.get("RAY_ADDRESS")) and "RAY_AUTH_MODE" not in os.environ and _ray_token_available():
-        # Ray clusters use token authentication by default, and a client sends its token only in token
-        # mode, which Ray reads when it is imported (clusters without authentication accept it too).
-        os.environ["RAY_AUTH_MODE"] = "token"
-    try:
-        import ray
-    except ImportError:
-        raise PolarisError("--executor ray needs Ray: pip install 'polaris-lab[ray]' (or pip install ray)") from None
-    return ray
-
-
-Found = dict[str, dict[int, SampleRow]]  # request hash -> the samples of it the store has
 Key = tuple[str, str]  # (model, API): cells one backend serves (executors.backend_key)
 
 
@@ -89,69 +65,6 @@ class _CellState:
     errors: int = 0
     sent: int = 0  # calls the workers sent for this cell (the progress bar's rate)
     update: Any = None
-
-
-class _Recorder:
-    """The store as a plan sees it: every non-empty lookup is remembered for the workers."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.seen: dict[str, dict[int, SampleRow]] = {}
-
-    def samples(self, request_hash: str) -> dict[int, SampleRow]:
-        got = self.store.samples(request_hash)
-        if got:
-            self.seen[request_hash] = dict(got)
-        return got
-
-
-async def plan(cell: PreparedCell, store: Store, identity: dict[str, Any], indices: Sequence[int],
-               sink: Callable[[int, Any], Awaitable[None]] | None = None) -> tuple[dict[int, Any], dict[int, Found], int]:
-    """Replay each item's solver against the store alone: (outputs of the items it completes, the
-    other items with the samples found on the way, the number of cached samples used). With `sink`,
-    each completed item's outputs go to it instead (and the first dict holds None for them): a large
-    cached cell is not held whole."""
-    solve = solver_for(cell)
-    done: dict[int, Any] = {}
-    pending: dict[int, Found] = {}
-    cached = 0
-    for i in indices:
-        recorder = _Recorder(store)
-        ctx = SolveContext(recorder, None, identity, cell.spec.run_id)  # type: ignore[arg-type]
-        try:
-            out = await solve(cell.task, cell.items[i], cell.prompts[i], ctx, cell.spec)
-            cached += ctx.stats.cached
-        except CacheMiss:
-            pending[i] = recorder.seen
-            continue
-        if sink is None:
-            done[i] = out
-        else:
-            done[i] = None
-            await sink(i, out)
-    return done, pending, cached
-
-
-async def _discard(i: int, out: Any) -> None:
-    """A plan's sink that only counts (the items are replayed once the cell is open)."""
-
-
-def _check_reachable(address: str) -> None:
-    """Fail in seconds, not minutes, on a cluster address nothing answers at."""
-    if address in ("auto", "local"):
-        return
-    parts = urlsplit(address if "://" in address else f"ray://{address}")
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host, port = None, None
-    if not host or not port:
-        raise PolarisError(f"--ray-address '{address}' is not HOST:PORT, ray://HOST:PORT or auto")
-    try:
-        socket.create_connection((host, port), timeout=5).close()
-    except OSError as exc:
-        raise PolarisError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); "
-                           "is `ray start --head` running there?") from None
 
 
 class RayExecutor(Executor):
@@ -201,7 +114,7 @@ class RayExecutor(Executor):
             return
         address = self.options.address
         if address:
-            _check_reachable(address)
+            check_reachable(address)
         try:
             ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.ERROR)
@@ -290,7 +203,7 @@ class RayExecutor(Executor):
         started = time.time()
         states = []
         for cell in cells:
-            _, todo, cached = await plan(cell, store, identity, range(len(cell.items)), sink=_discard)
+            _, todo, cached = await plan(cell, store, identity, range(len(cell.items)), sink=discard)
             state = _CellState(cell, todo)
             state.stats.cached = cached
             states.append(state)
