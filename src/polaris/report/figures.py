@@ -42,11 +42,16 @@ def _short(text: str, width: int = 60) -> str:
 
 
 def forest(rows: Sequence[dict[str, Any]]) -> Any:
-    """Δ (A - B, percentage points) with its 95% CI per contrast; Holm-significant ones filled."""
+    """Δ (A - B, percentage points) with its 95% CI per contrast; Holm-significant ones filled. Each row
+    is labelled by what tells it from the others (report/pairs.py: forest_labels); what all share is
+    the title."""
+    from polaris.report.pairs import forest_labels
+
     plt = _plt()
     shown = [r for r in rows if r.get("n")]
+    labels, title = forest_labels(shown)
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.32 * max(1, len(shown))))
+        fig, ax = plt.subplots(figsize=(7.5, 1.1 + 0.3 * max(1, len(shown))))
         for i, r in enumerate(shown):
             y = len(shown) - 1 - i
             sig = r.get("p_holm") is not None and r["p_holm"] < 0.05
@@ -54,8 +59,35 @@ def forest(rows: Sequence[dict[str, Any]]) -> Any:
                         fmt="o", color="C3" if sig else "C0", mfc="C3" if sig else "white", capsize=3)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(range(len(shown)))
-        ax.set_yticklabels([_short(f"{r['name']}: {r.get('where', '')}") for r in reversed(shown)])
+        ax.set_yticklabels([_short(t) for t in reversed(labels)])
         ax.set_xlabel("Δ accuracy, A - B (percentage points, 95% CI; red: Holm p < 0.05)")
+        if title:
+            ax.set_title(_short(title, 90), fontsize=9)
+        ax.set_ylim(-0.7, len(shown) - 0.3)
+    return fig
+
+
+def accuracy(cells: Sequence[Any], most: int = 40) -> Any:
+    """Accuracy with its 95% CI per run, best first within each task (the findings' figure when the
+    store has neither sizes nor contrasts); at most `most` runs."""
+    plt = _plt()
+    tasks = sorted({c.task for c in cells})
+    shown = sorted(cells, key=lambda c: (tasks.index(c.task), -(c.accuracy or 0.0)))[:most]
+    many = len(tasks) > 1
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.28 * max(1, len(shown))))
+        for i, c in enumerate(shown):
+            y = len(shown) - 1 - i
+            lo, hi = c.summary.get("ci95") or (c.accuracy, c.accuracy)
+            ax.errorbar([100 * c.accuracy], [y], xerr=[[100 * (c.accuracy - lo)], [100 * (hi - c.accuracy)]], fmt="o",
+                        color=f"C{tasks.index(c.task) % 10}", capsize=3, ms=4)
+        ax.set_yticks(range(len(shown)))
+        ax.set_yticklabels([_short((f"{c.task} · " if many else "") + f"{c.model} · {c.prompt} · {c.strategy}", 70)
+                            for c in reversed(shown)])
+        ax.set_xlim(-2, 102)
+        ax.set_xlabel("accuracy % (95% CI)")
+        if not many and tasks:
+            ax.set_title(tasks[0], fontsize=9)
         ax.set_ylim(-0.7, len(shown) - 0.3)
     return fig
 

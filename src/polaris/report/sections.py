@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from polaris.report.collect import Cell
-from polaris.report.markup import Markup, ci, el, join, num, pct, pts, pval, run_link, table
+from polaris.report.markup import Markup, ci, el, join, label, num, pct, pts, pval, run_link, table
 from polaris.scoring.outcome import describe
 
 
@@ -32,90 +32,13 @@ def _acc(c: Cell) -> Markup:
 # -- leaderboard -----------------------------------------------------------------------------------
 
 
-def _board_generic(cells: Sequence[Cell]) -> list[Markup]:
-    """Models x tasks, one row per (model, prompt format, strategy): only cells in one row are made alike.
-    When several runs fill one place (other max tokens, system prompt, limit) the most complete is shown."""
-    tasks = sorted({c.task for c in cells})
-    best: dict[tuple[str, str, str, str], Cell] = {}
-    others: list[str] = []
-    for c in cells:
-        key = (c.model, c.prompt, c.strategy, c.task)
-        if key in best:
-            keep, drop = (c, best[key]) if c.summary["scored"] > best[key].summary["scored"] else (best[key], c)
-            best[key] = keep
-            others.append(f"{c.model} {c.task} {c.prompt} {c.strategy}: showing run {keep.id}, not {drop.id}")
-        else:
-            best[key] = c
-    rows_keys = sorted({k[:3] for k in best})
-
-    def mean(row: tuple[str, str, str]) -> float:
-        accs = [best[(*row, t)].accuracy or 0.0 for t in tasks if (*row, t) in best]
-        return sum(accs) / len(accs) if accs else 0.0
-
-    rows_keys.sort(key=lambda r: (r[1], r[2], -mean(r), r[0]))
-    rows = []
-    for row in rows_keys:
-        line: list[Any] = list(row)
-        for t in tasks:
-            c = best.get((*row, t))
-            line.append(join(_acc(c), el("br"), run_link(c.id)) if c else "-")
-        rows.append(({"data_model": row[0]}, line))
-    out = [el("p", "Accuracy % [95% CI] per task; compare rows of the same prompt format and strategy. The run id "
-                   "under each number links to its manifest.", class_="note"),
-           table(["model", "prompt", "strategy", *tasks], rows, class_="board", numeric_from=3)]
-    if others:
-        out.append(el("ul", [el("li", o) for o in others], class_="note"))
-    return out
-
-
-def _board_suites(cells: Sequence[Cell]) -> tuple[list[Markup], set[str]]:
-    """The Chain-of-Thought Hub board (analysis.leaderboard) for suite tasks."""
-    from polaris.analysis import leaderboard as lb
-
-    suite_cells = [c for c in cells if lb.suite_of(str(c.spec.get("task", ""))) and not c.spec.get("task_options")]
-    if not suite_cells:
-        return [], set()
-    by_id = {c.id: c for c in cells}
-    combos = Counter((c.prompt, c.strategy) for c in suite_cells)
-    out = []
-    for (prompt, strategy), _ in combos.most_common():
-        board = lb.build([c.run for c in suite_cells], lambda rid: by_id[rid].rows, prompt=prompt, strategy=strategy)
-        present = [s for s in board.suites if any(cs[s].status != lb.MISSING for _, cs in board.rows)]
-        if present:
-            lb.sort_rows(board, present[0])
-        rows = []
-        for model, cs in board.rows:
-            if all(cs[s].status == lb.MISSING for s in present):
-                continue
-            line: list[Any] = [model]
-            for s in present:
-                c = cs[s]
-                if c.status == lb.MISSING:
-                    line.append(el("span", "-", title=c.reason))
-                    continue
-                mark = "" if c.status == lb.FULL else " *"
-                line.append(join(ci(c.accuracy, c.ci95), mark, el("br"), run_link(c.run_id)))
-            rows.append(({"data_model": model}, line))
-        out.append(el("h3", f"Chain-of-Thought Hub: {prompt}, {strategy}"))
-        out.append(el("p", "Accuracy % [95% CI] on each whole suite; * marks a partial cell (a subset task, items "
-                           "not scored or failed), with the reason below; the run id under each number links to its "
-                           "manifest.", class_="note"))
-        out.append(table(["model", *[lb.TITLES.get(s, s) for s in present]], rows, class_="board"))
-        partial = [f"{m} {lb.TITLES.get(s, s)}: {cs[s].reason}" for m, cs in board.rows for s in present
-                   if cs[s].status == lb.PARTIAL]
-        notes = [*(f"* {p}" for p in partial), *board.notes]
-        if notes:
-            out.append(el("ul", [el("li", n) for n in notes], class_="note"))
-    return out, {c.id for c in suite_cells}
-
-
 def leaderboard(cells: Sequence[Cell]) -> Markup | None:
+    """One board per suite and per other task: models x prompt formats x strategies (report/boards.py)."""
     if not cells:
         return None
-    suites, covered = _board_suites(cells)
-    rest = [c for c in cells if c.id not in covered]
-    body = suites + (_board_generic(rest) if rest else [])
-    return section("leaderboard", "Leaderboard", *body)
+    from polaris.report.boards import leaderboard as boards
+
+    return section("leaderboard", "Leaderboard", *boards(cells))
 
 
 # -- per-task tables -------------------------------------------------------------------------------
@@ -157,6 +80,23 @@ def _n(s: dict[str, Any]) -> Any:
     return f"{text}; {len(ends)} endpoints" if len(ends) > 1 else text
 
 
+# Per-task columns left out when no row of the table has one (said in a line instead).
+OPTIONAL = {"truncated %": "truncated items", "no answer %": "items without an answer",
+            "strict/flexible disagree": "strict/flexible disagreements", "maj@K / pass@K %": "sampled cells"}
+
+
+def _drop_empty(header: list[str], rows: list[Any], optional: dict[str, str]) -> tuple[list[str], list[Any], list[str]]:
+    """Leave out the optional columns that are zero or empty in every row; name what was left out."""
+    def cells(row: Any) -> list[Any]:
+        return row[1] if isinstance(row, tuple) else row
+
+    empty = [i for i, h in enumerate(header) if h in optional
+             and all(cells(r)[i] in (None, "", "-", "0.0", 0) for r in rows)]
+    keep = [i for i in range(len(header)) if i not in empty]
+    out = [(r[0], [cells(r)[i] for i in keep]) if isinstance(r, tuple) else [r[i] for i in keep] for r in rows]
+    return [header[i] for i in keep], out, [optional[header[i]] for i in empty]
+
+
 def task_tables(cells: Sequence[Cell]) -> Markup | None:
     if not cells:
         return None
@@ -181,9 +121,12 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
                                               s["errors"], kk, describe(s.get("outcomes")), run_link(c.id)]))
             extra += [x for x in (_breakdown(c), _errors(c)) if x is not None]
         body.append(el("h3", task))
-        body.append(table(["model", "prompt", "strategy", "n", "accuracy % [95% CI]", "truncated %", "no answer %",
-                           "strict %", "extracted %", "strict/flexible disagree", "errors", "maj@K / pass@K %",
-                           "outcomes", "run"], rows, numeric_from=3))
+        header = ["model", "prompt", "strategy", "n", "accuracy % [95% CI]", "truncated %", "no answer %", "strict %",
+                  "extracted %", "strict/flexible disagree", "errors", "maj@K / pass@K %", "outcomes", "run"]
+        header, rows, dropped = _drop_empty(header, rows, OPTIONAL)
+        if dropped:
+            body.append(el("p", "None in this table: " + ", ".join(dropped) + ".", class_="note"))
+        body.append(table(header, rows, numeric_from=3, class_="cells"))
         body += extra
     return section("tasks", "Results per task", *body)
 
@@ -191,28 +134,37 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
 # -- contrasts ---------------------------------------------------------------------------------------
 
 
-def contrasts(rows: Sequence[dict[str, Any]], fig: dict[str, str] | None, source: str) -> Markup | None:
+def contrasts(rows: Sequence[dict[str, Any]], fig: dict[str, str] | None, source: str,
+              shared: dict[str, str] | None = None) -> Markup | None:
+    """The contrasts table: each named by what differs (A, B) and where (`setting`, report/pairs.py:
+    describe); what every contrast shares is said once above it."""
     if not rows:
         return None
     body: list[Any] = [el("p", source, " A contrast is A - B on the items both cells scored: Δ with its paired "
                            "standard error and 95% CI (Miller 2024), McNemar's exact p where item scores are 0/1 (the "
                            "paired z-test's otherwise) and Holm's correction across every contrast below.",
                            class_="note")]
+    if shared:
+        body.append(el("p", "Every contrast below: ", "; ".join(f"{k} {v}" for k, v in shared.items()), ".",
+                       class_="note"))
     if fig:
         body.append(figure(fig, "Forest plot of paired contrasts"))
     table_rows = []
     for r in rows:
+        side_a = el("span", r.get("a_side") or r["a"], title=r["a"])
+        side_b = el("span", r.get("b_side") or r["b"], title=r["b"])
+        runs = join(run_link(r["a_run"]), el("br"), run_link(r["b_run"]))
         if not r.get("n"):
-            table_rows.append([r["name"], r.get("where", ""), r["a"], r["b"], 0, "-", "-", "-", "-", "-", "-", "-",
-                               join(run_link(r["a_run"]), " ", run_link(r["b_run"]))])
+            table_rows.append([r["name"], r.get("setting") or r.get("where", ""), side_a, side_b, 0,
+                               "-", "-", "-", "-", "-", "-", "-", runs])
             continue
         table_rows.append(({"data_a": r["a_run"], "data_b": r["b_run"]}, [
-            r["name"], r.get("where", ""), r["a"], r["b"], r["n"], pct(r["mean_a"]), pct(r["mean_b"]),
-            f"{pts(r['delta'])} [{pts(r['low'])}, {pts(r['high'])}]", num(100 * r["se"], 1),
+            r["name"], r.get("setting") or r.get("where", ""), side_a, side_b, r["n"], pct(r["mean_a"]),
+            pct(r["mean_b"]), f"{pts(r['delta'])} [{pts(r['low'])}, {pts(r['high'])}]", num(100 * r["se"], 1),
             "-" if r["a_only"] is None else f"{r['a_only']} / {r['b_only']}", pval(r.get("p_value")),
-            pval(r.get("p_holm")), join(run_link(r["a_run"]), " ", run_link(r["b_run"]))]))
-    body.append(table(["contrast", "where", "A", "B", "n", "A %", "B %", "Δ pts [95% CI]", "SE pts",
-                       "A only / B only", "p", "p (Holm)", "runs A, B"], table_rows, numeric_from=4))
+            pval(r.get("p_holm")), runs]))
+    body.append(table(["contrast", "where", "A", "B", "n", "A %", "B %", "Δ pts [95% CI]", "SE pts", "A only / B only",
+                       "p", "p (Holm)", "runs A, B"], table_rows, numeric_from=4, class_="contrasts"))
     return section("contrasts", "Paired contrasts", *body)
 
 
@@ -307,6 +259,18 @@ def _num_ci(s: dict[str, Any] | None) -> str:
 # -- manifests ---------------------------------------------------------------------------------------
 
 
+def _exemplars(c: Cell) -> str:
+    """The exemplars as the manifest names them (the published prompt's name); for runs stored before
+    manifests named them: none for zero-shot formats, the seed only where one chose them (random)."""
+    ex = c.run.manifest.get("exemplars") or {}
+    if ex.get("prompt"):
+        return str(ex["prompt"])
+    if c.prompt.startswith("zeroshot"):
+        return "none (zero-shot)"
+    strategy = str(ex.get("strategy") or c.spec.get("exemplars") or "-")
+    return f"{strategy} (seed {ex.get('seed', '-')})" if strategy in ("random", "shuffle") else strategy
+
+
 def manifests(cells: Sequence[Cell]) -> Markup | None:
     if not cells:
         return None
@@ -317,11 +281,11 @@ def manifests(cells: Sequence[Cell]) -> Markup | None:
         ex = m.get("exemplars") or {}
         dec = m.get("decoding") or {}
         rows.append(({"id": f"run-{c.id}"}, [
-            el("code", c.id), c.run.label, time.strftime("%Y-%m-%d %H:%M", time.gmtime(c.run.updated)),
+            el("code", c.id), label(c.run.label), time.strftime("%Y-%m-%d %H:%M", time.gmtime(c.run.updated)),
             m.get("polaris_version", "-"), m.get("scorer_version", "-"),
             (ds.get("sha256") or "-")[:12], f"{ds.get('items_run', '-')} / {ds.get('size', '-')}",
             ", ".join(f"{k}={v}" for k, v in sorted(dec.items()) if v is not None),
-            ex.get("prompt") or f"{ex.get('strategy', '-')} (seed {ex.get('seed', '-')})",
+            _exemplars(c),
             # Shown without the scheme: the page links nowhere, not even in its text.
             "; ".join(f"{str(e['endpoint']).split('://', 1)[-1]} ({e['items']})" for e in m.get("endpoints") or [])
             or "-",
@@ -333,4 +297,5 @@ def manifests(cells: Sequence[Cell]) -> Markup | None:
                       el("a", "manifests.json", href="manifests.json"), "; every figure's numbers are in ",
                       el("a", "report.json", href="report.json"), ".", class_="note"),
                    table(["run id", "label", "updated (UTC)", "polaris", "scorer", "dataset sha256", "items stored / size",
-                          "decoding", "exemplars", "endpoints (items)", "invocations"], rows, numeric_from=99))
+                          "decoding", "exemplars", "endpoints (items)", "invocations"], rows, numeric_from=99,
+                         class_="manifests"))
