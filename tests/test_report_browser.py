@@ -6,24 +6,18 @@ from __future__ import annotations
 
 import re
 import threading
-from pathlib import Path
 
 import pytest
 from conftest import polaris
 from reportdata import HOSTILE, HOSTILE_ERROR, HOSTILE_GROUP, HOSTILE_MODEL, build_store
 
-CHROMIUM = Path("/usr/bin/chromium")
+from browserkit import ARGS, CHROMIUM, needs_chromium
+
 expect = None  # playwright.sync_api.expect once the browser fixture has imported it
 
 # Waits go through playwright's locators (its own isolated script world): the viewer's content policy
 # forbids evaluating strings in the page, and the tests keep that policy on.
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")

@@ -112,7 +112,8 @@ def samples(
                 h = r.data.get("request")
                 keep = {s.get("idx") for s in r.data.get("samples", ()) if isinstance(s, dict)}
                 got = db.samples(h) if h else {}
-                views.append(item_view(r, [got[i] for i in sorted(got) if i in keep], db.request(h) if h else None))
+                views.append(item_view(r, [got[i] for i in sorted(got) if i in keep], db.request(h) if h else None,
+                                       run.spec.get("prompt")))
             report.append((run, len(hits), len(rows), views))
     finally:
         db.close()
