@@ -120,7 +120,7 @@ def test_failed_item_shows_its_request_and_error(browser, viewer):
     # The question as it was sent (a GSM8K question and the zero-shot hint), then the prompt's settings.
     question = page.locator("#detail h3:has-text('Question') + pre").inner_text()
     assert question.startswith("Question:") and "step by step" in question
-    assert "max_tokens" in detail and "failed call" in detail
+    assert "max_tokens" in detail and "1 failed call, 1 attempt in all." in detail
     page.close()
 
 

@@ -253,7 +253,12 @@ async function showItem(run, item, row) {
   }
   if (d.error !== null) {
     box.appendChild(el("p", "request failed: " + d.error, "error"));
-    if (d.failures.length) {
+    const alike = d.failures.every((f) => f.error === d.error);
+    if (d.failures.length && alike) {
+      const attempts = d.failures.reduce((n, f) => n + (f.attempts || 1), 0);
+      box.appendChild(el("p", d.failures.length + " failed call" + (d.failures.length > 1 ? "s" : "") + ", " +
+        attempts + " attempt" + (attempts > 1 ? "s" : "") + " in all.", "note"));
+    } else if (d.failures.length) {
       box.appendChild(table(["failed call", "error", "attempts", "seconds"],
         d.failures.map((f, i) => [i + 1, f.error, f.attempts, f.latency])));
     }
