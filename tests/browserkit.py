@@ -3,6 +3,9 @@ layout tests measure in a page: horizontal overflow and words broken across line
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,20 @@ def launch(sync_api):
     """(playwright, browser); the caller closes both."""
     p = sync_api.sync_playwright().start()
     return p, p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+
+
+@contextmanager
+def serving(store: Path) -> Iterator[str]:
+    """`polaris view` of `store` on a free loopback port, serving in a thread: its address."""
+    from polaris.report.viewer import make_server
+
+    server = make_server(store, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # Words (runs of non-space characters) of the matched elements' text that the browser laid out over

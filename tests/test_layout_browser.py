@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from unittest import mock
 
 import pytest
-from browserkit import BROKEN_WORDS, OVERFLOW, launch, needs_chromium
+from browserkit import BROKEN_WORDS, OVERFLOW, launch, needs_chromium, serving
 from conftest import answers_for, polaris
 from fakeserver import FakeOpenAI, Policy
 from reportdata import build_store
@@ -56,13 +55,8 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def viewer(store):
-    from polaris.report.viewer import make_server
-
-    server = make_server(store["store"], port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.url
-    server.shutdown()
-    server.server_close()
+    with serving(store["store"]) as url:
+        yield url
 
 
 @pytest.mark.parametrize("width", WIDTHS)

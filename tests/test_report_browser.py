@@ -5,13 +5,12 @@ runs nothing. Skipped when playwright or /usr/bin/chromium is absent."""
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from conftest import polaris
 from reportdata import HOSTILE, HOSTILE_ERROR, HOSTILE_GROUP, HOSTILE_MODEL, build_store
 
-from browserkit import ARGS, CHROMIUM, needs_chromium
+from browserkit import ARGS, CHROMIUM, needs_chromium, serving
 
 expect = None  # playwright.sync_api.expect once the browser fixture has imported it
 
@@ -88,13 +87,8 @@ def test_report_shows_hostile_text_literally_and_runs_nothing(browser, store):
 
 @pytest.fixture(scope="module")
 def viewer(store):
-    from polaris.report.viewer import make_server
-
-    server = make_server(store["store"], port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.url
-    server.shutdown()
-    server.server_close()
+    with serving(store["store"]) as url:
+        yield url
 
 
 def test_viewer_shows_hostile_responses_literally_and_runs_nothing(browser, viewer):

@@ -114,7 +114,7 @@ def vote_curves(cells: Sequence[Any], title: str) -> Any:
         ax.set_xlabel("k (samples voted / drawn)")
         ax.set_ylabel("accuracy % (95% CI)")
         ax.set_title(_short(title, 80))
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # off the data
     return fig
 
 
@@ -142,7 +142,7 @@ def _success_plot(curves: Sequence[tuple[Sequence[int], Sequence[dict[str, Any]]
         ax.set_xlabel(xlabel)
         ax.set_ylabel("plan success % (95% CI)")
         ax.set_ylim(-3, 103)
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # off the data
     return fig
 
 
