@@ -76,6 +76,10 @@ def _contrasts(rows: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+
+
 def _pct_or(value: float | None, bounded: bool) -> str:
     if value is None:
         return "-"
@@ -110,8 +114,7 @@ def _scaling(items: Sequence[dict[str, Any]]) -> list[str]:
                 text += (f", {_pct_or(big['observed'], m.bounded)} at the largest size where a line through the "
                          f"smaller sizes predicts {_pct_or(big['predicted'], m.bounded)}")
             if v.get("smooth_under"):
-                titles = [METRICS[s].title for s in v["smooth_under"]]
-                text += f"; it is smooth under {', '.join(titles[:-1]) + ' and ' if len(titles) > 1 else ''}{titles[-1]}"
+                text += f"; it is smooth under {_listed([METRICS[s].title for s in v['smooth_under']])}"
             clauses.append(text)
             for d in dips(c):
                 shape.append(f"{names[c.key]} {m.title} is not monotonic in size: "
@@ -140,22 +143,20 @@ def key_figure(scaled: Sequence[dict[str, Any]], forest: dict[str, str] | None,
                compute: dict[str, dict[str, str]], cells: Sequence[Cell],
                figdir: Path) -> tuple[dict[str, str], str] | None:
     """(figure paths, caption) of the findings' figure, drawn into `figdir` when it is not one already drawn."""
+    from polaris.analysis.figures import scaling_figure
+    from polaris.analysis.itemmetrics import METRICS
     from polaris.report import figures as figs
 
     for it in scaled:
         study = it.get("object")
         if it.get("error") or study is None or not study.metrics:
             continue
-        from polaris.analysis.figures import scaling_figure
-        from polaris.analysis.itemmetrics import METRICS
-        from polaris.report.figures import STYLE, _plt
-
         head = study.metrics[0]
         smooth = [s for v in it["study"].get("verdicts") or [] if v["metric"] == head
                   for s in v.get("smooth_under") or []]
         second = (smooth or [m for m in study.metrics[1:]])[:1]
         metrics = [head, *second]
-        with _plt().rc_context({"text.parse_math": STYLE["text.parse_math"]}):  # model names are text
+        with figs._plt().rc_context({"text.parse_math": figs.STYLE["text.parse_math"]}):  # model names are text
             paths = figs.save(scaling_figure(study, metrics), figdir, "findings")
         names = " and ".join(METRICS[m].title for m in metrics)
         return paths, (f"Scaling of {it['task']} ({it['family']}) under {names}; every metric, the verdict table "
