@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from polaris.report.collect import Cell
-from polaris.report.markup import Markup, ci, el, join, label, num, pct, pts, pval, run_link, table
+from polaris.report.markup import Markup, ci, el, join, label, num, pct, plural, pts, pval, run_link, table
 from polaris.scoring.outcome import describe
 
 
@@ -68,7 +68,7 @@ def _errors(c: Cell) -> Markup | None:
     if not counts:
         return None
     rows = [[e, n] for e, n in counts.most_common(10)]
-    return el("details", el("summary", f"Errors of {c.run.label} ({sum(counts.values())} items, asked again on the"
+    return el("details", el("summary", f"Errors of {c.run.label} ({plural(sum(counts.values()), 'item')}, asked again on the"
                                        " next run)"), table(["error", "items"], rows))
 
 
