@@ -112,20 +112,9 @@ def parse_prices(data: Any, source: str, *, block: bool = False) -> PriceTable |
 
 
 def _read(path: Path) -> Any:
-    import yaml
+    from polaris.yamlfile import read_yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolarisError(f"price table {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolarisError(f"cannot read price table {path}: {exc}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise PolarisError(f"{path}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    return read_yaml(path, "price table")
 
 
 def load_prices(path: str | os.PathLike[str] | None = None, models: str | os.PathLike[str] | None = None,

@@ -261,24 +261,10 @@ def _pydantic_loc(loc: Sequence[Any]) -> list[Any]:
 
 
 def read_yaml(path: Path) -> tuple[Any, Any]:
-    """(data, node tree) of a YAML file; syntax errors are one line with the position."""
-    import yaml
+    """(data, node tree) of an experiment file; syntax errors are one line with the position."""
+    from polaris.yamlfile import read_yaml as read
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolarisError(f"{path}: no such experiment file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolarisError(f"{path}: cannot read: {exc}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        pos = f":{mark.line + 1}" if mark is not None else ""
-        raise PolarisError(f"{path}{pos}: invalid YAML: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise PolarisError(f"{path}: invalid YAML: {exc}") from None
+    data, root = read(path, "experiment file", nodes=True)
     if not isinstance(data, dict):
         raise PolarisError(f"{path}: an experiment file is a mapping (models:, tasks:, strategies:, ...)")
     return data, root
