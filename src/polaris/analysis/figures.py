@@ -81,7 +81,8 @@ def _params_axis(ax: Any, xs: Sequence[float]) -> None:
     lo, hi = min(xs), max(xs)
     pad = max(0.06 * (hi - lo), 0.08)
     ax.set_xlim(lo - pad, hi + pad)
-    ax.xaxis.set_major_locator(FixedLocator(size_ticks(lo - pad, hi + pad)))
+    # Round sizes where the axis has any; else (one size, a narrow axis) the sizes themselves.
+    ax.xaxis.set_major_locator(FixedLocator(size_ticks(lo - pad, hi + pad) or sorted(set(xs))))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: size_label(10**v)))
     ax.set_xlabel("parameters (log scale)")
