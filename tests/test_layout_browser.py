@@ -114,6 +114,12 @@ def test_failed_item_shows_its_request_and_error(browser, viewer):
     # The question as it was sent (a GSM8K question and the zero-shot hint), then the prompt's settings.
     question = page.locator("#detail h3:has-text('Question') + pre").inner_text()
     assert question.startswith("Question:") and "step by step" in question
+    # The list's narrow column starts with the question itself, not its template's "Question:".
+    listed = page.locator("#rows tbody tr td.c-question").first.inner_text()
+    assert listed == " ".join(question.split()[1:]), listed
+    # A task without groups and a request without stop sequences show no empty rows for them.
+    assert not page.locator("#detail dt", has_text="group").count()
+    assert not page.locator("#detail dt", has_text="stop").count()
     assert "max_tokens" in detail and "1 failed call, 1 attempt in all." in detail
     page.close()
 

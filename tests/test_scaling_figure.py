@@ -91,10 +91,10 @@ def test_size_ticks_are_round_numbers(drawn):
     _, fig = drawn
     for ax in fig.axes:
         labels = [t.get_text() for t in ax.get_xticklabels()]
-        assert labels == ["10K", "30K", "100K"], labels
+        assert labels == ["10k", "30k", "100k"], labels
     assert [size_label(10**x) for x in size_ticks(math.log10(7e7), math.log10(1.2e10))] == \
            ["100M", "300M", "1B", "3B", "10B"]
-    assert size_label(1.4e9) == "1.4B" and size_label(70e9) == "70B" and size_label(244_000) == "244K"
+    assert size_label(1.4e9) == "1.4B" and size_label(70e9) == "70B" and size_label(244_000) == "244k"
 
 
 def test_every_seed_is_shown_and_its_range(drawn):

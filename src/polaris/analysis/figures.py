@@ -52,8 +52,9 @@ def _figure(n_panels: int, width: float = 4.6, height: float = 3.9) -> tuple[Fig
 
 
 def size_label(params: float) -> str:
-    """10000 -> "10K", 3e8 -> "300M", 1.4e9 -> "1.4B": parameter counts as people write them."""
-    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+    """10000 -> "10k", 3e8 -> "300M", 1.4e9 -> "1.4B": parameter counts as people write them (kilo is
+    the SI's lower-case k, as in the ladder's names and the findings' sentences)."""
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
         if params >= div * 0.9995:
             v = params / div
             return f"{v:.0f}{unit}" if v >= 10 or abs(v - round(v)) < 0.05 else f"{v:.1f}{unit}"
@@ -61,8 +62,8 @@ def size_label(params: float) -> str:
 
 
 def size_ticks(lo: float, hi: float) -> list[float]:
-    """Tick positions (log10 parameters) at round sizes within [lo, hi]: 1-3-10 per decade (10K, 30K,
-    100K, ...); every decade alone when the axis spans more than four; 1-2-5 when it spans less than
+    """Tick positions (log10 parameters) at round sizes within [lo, hi]: 1-3-10 per decade (10k, 30k,
+    100k, ...); every decade alone when the axis spans more than four; 1-2-5 when it spans less than
     one (so at least two ticks show)."""
     span = hi - lo
     steps = (1,) if span > 4 else (1, 3) if span >= 1 else (1, 2, 5)
@@ -185,14 +186,14 @@ def _key(fig: Any) -> None:
                label="line through the smaller sizes and its prediction"),
         Line2D([], [], color=GREY, lw=0.8, ls=(0, (4, 3)), label="random baseline"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=7.5, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8.5, frameon=False)
 
 
 def _legend(ax: Any, entries: list[tuple[str, str]]) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=colour, lw=1.8, marker="o", ms=5, label=text) for colour, text in entries]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7.5, frameon=False,
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8.5, frameon=False,
               handlelength=2.2, borderaxespad=0.0)
 
 

@@ -90,7 +90,7 @@ def _direct(f: dict[str, Any]) -> str | None:
                  f"({params_text(a['params'])} to {params_text(b['params'])})")
     if len(digits) == len(exact):
         dstep = _largest_step(digits)
-        text += (f". Per-digit accuracy of the same answers rises from {pct(digits[0]['mean'])} to "
+        text += (f". Per-digit accuracy (the figure's per-token accuracy) of the same answers rises from {pct(digits[0]['mean'])} to "
                  f"{pct(digits[-1]['mean'])}, by at most {100 * dstep[0]:+.1f} points a step" if dstep else "")
     return text + "."
 

@@ -144,8 +144,16 @@ def contrasts(rows: Sequence[dict[str, Any]], fig: dict[str, str] | None, source
                            "standard error and 95% CI (Miller 2024), McNemar's exact p where item scores are 0/1 (the "
                            "paired z-test's otherwise) and Holm's correction across every contrast below.",
                            class_="note")]
-    if shared:
-        body.append(el("p", "Every contrast below: ", "; ".join(f"{k} {v}" for k, v in shared.items()), ".",
+    # One kind of contrast between the same two sides (the demo's 18 "CoT vs direct" rows): said once
+    # above the table, not repeated in three columns of every row.
+    sides = {(r["name"], r.get("a_side") or r["a"], r.get("b_side") or r["b"]) for r in rows}
+    one_kind = len(rows) > 1 and len(sides) == 1
+    said = dict(shared or {})
+    if one_kind:
+        name, a, b = next(iter(sides))
+        said = {"contrast": f"{name} (A {a}, B {b})", **said}
+    if said:
+        body.append(el("p", "Every contrast below: ", "; ".join(f"{k} {v}" for k, v in said.items()), ".",
                        class_="note"))
     if fig:
         body.append(figure(fig, "Forest plot of paired contrasts"))
@@ -163,8 +171,15 @@ def contrasts(rows: Sequence[dict[str, Any]], fig: dict[str, str] | None, source
             pct(r["mean_b"]), f"{pts(r['delta'])} [{pts(r['low'])}, {pts(r['high'])}]", num(100 * r["se"], 1),
             "-" if r["a_only"] is None else f"{r['a_only']} / {r['b_only']}", pval(r.get("p_value")),
             pval(r.get("p_holm")), runs]))
-    body.append(table(["contrast", "where", "A", "B", "n", "A %", "B %", "Δ pts [95% CI]", "SE pts", "A only / B only",
-                       "p", "p (Holm)", "runs A, B"], table_rows, numeric_from=4, class_="contrasts"))
+    header = ["contrast", "where", "A", "B", "n", "A %", "B %", "Δ pts [95% CI]", "SE pts", "A only / B only",
+              "p", "p (Holm)", "runs A, B"]
+    drop = ({0, 2, 3} if one_kind else set()) | ({1} if not any(r.get("setting") or r.get("where") for r in rows)
+                                                   else set())
+    if drop:
+        header = [h for i, h in enumerate(header) if i not in drop]
+        table_rows = [(row[0], [c for i, c in enumerate(row[1]) if i not in drop]) if isinstance(row, tuple)
+                      else [c for i, c in enumerate(row) if i not in drop] for row in table_rows]
+    body.append(table(header, table_rows, numeric_from=4 - len(drop), class_="contrasts"))
     return section("contrasts", "Paired contrasts", *body)
 
 

@@ -117,7 +117,7 @@ async function loadPage(recount) {
       itemCell.title = r.item + "\n" + r.group;
     }
     tr.appendChild(itemCell);
-    tr.appendChild(cell(r.question === null ? "" : oneLine(r.question), "c-question"));
+    tr.appendChild(cell(r.question === null ? "" : questionCell(r.question), "c-question"));
     const runCell = el("td", undefined, "c-run");
     runCell.title = r.label + "\n" + r.run;
     runCell.appendChild(el("div", r.model === null ? r.label : r.model, "clip"));
@@ -151,6 +151,11 @@ function cell(value, cls) {
 
 function oneLine(text) {
   return String(text).replace(/\s+/g, " ").trim();
+}
+
+// In the list's narrow column the question itself, not the "Question:" its template opens with.
+function questionCell(text) {
+  return oneLine(text).replace(/^(question|q)\s*:\s*/i, "");
 }
 
 function dl(pairs) {
@@ -219,7 +224,8 @@ function renderPrompt(box, request, foundBy, question) {
   } else {
     box.appendChild(pre(request.prompt));
   }
-  box.appendChild(dl([["decoding", request.decoding], ["stop", request.stop]]));
+  box.appendChild(dl([["decoding", request.decoding],
+                      ...(request.stop && request.stop.length ? [["stop", request.stop]] : [])]));
 }
 
 async function showItem(run, item, row) {
@@ -245,7 +251,8 @@ async function showItem(run, item, row) {
   }
   box.appendChild(dl([
     ["verdict", d.verdict], ["outcome", d.outcome], ["gold", d.gold], ["answer (flexible)", d.answer], ["answer (strict)", d.strict_answer],
-    ["score", d.correct], ["strict score", d.strict], ["extracted", d.extracted], ["group", d.group],
+    ["score", d.correct], ["strict score", d.strict], ["extracted", d.extracted],
+    ...(d.group ? [["group", d.group]] : []), // most tasks have no groups: no empty row for them
   ]));
   if (d.scored_with) {
     box.appendChild(el("p", "Scored by the judge model " + d.scored_with.model + "'s reading of each response, not by" +
@@ -325,6 +332,13 @@ function restart() {
 }
 
 form.addEventListener("change", restart);
+// A link or an edited address (#model=...&verdict=error) on an open page filters as on a fresh one.
+window.addEventListener("hashchange", () => {
+  if (location.hash.slice(1) === filters().toString()) return;
+  form.reset();
+  restoreFromHash();
+  restart();
+});
 $("#next").addEventListener("click", () => {
   if (!nextCursor) return;
   page += 1;
