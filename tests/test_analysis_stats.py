@@ -13,6 +13,8 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
+from polaris.analysis import chance as C
+from polaris.analysis import power as P
 from polaris.analysis import stats as S
 
 
@@ -119,25 +121,25 @@ def test_clustered_binary_ci_uses_effective_n():
 
 
 def test_baseline_and_normalised_score():
-    assert S.random_baseline([0.25, 0.5, 0.25, 0.0]) == pytest.approx(0.25)
-    assert S.normalised_score(0.625, 0.25) == pytest.approx(50.0)
-    assert S.normalised_score(0.25, 0.25) == 0.0
+    assert C.random_baseline([0.25, 0.5, 0.25, 0.0]) == pytest.approx(0.25)
+    assert C.normalised_score(0.625, 0.25) == pytest.approx(50.0)
+    assert C.normalised_score(0.25, 0.25) == 0.0
     with pytest.raises(ValueError):
-        S.normalised_score(0.5, 1.0)
+        C.normalised_score(0.5, 1.0)
 
 
 def test_monte_carlo_baseline_is_seeded_and_close_to_analytic():
     def score_random(i, rng):
         return float(rng.randrange(4) == 0)
 
-    a = S.monte_carlo_baseline(score_random, 200, draws=50, seed=1)
-    assert a == S.monte_carlo_baseline(score_random, 200, draws=50, seed=1)
+    a = C.monte_carlo_baseline(score_random, 200, draws=50, seed=1)
+    assert a == C.monte_carlo_baseline(score_random, 200, draws=50, seed=1)
     assert a == pytest.approx(0.25, abs=0.02)
 
 
 def test_above_chance_equal_chances_is_binomtest():
     scores = [1] * 33 + [0] * 67
-    t = S.above_chance(scores, 0.25)
+    t = C.above_chance(scores, 0.25)
     ref = sps.binomtest(33, 100, 0.25, alternative="greater").pvalue
     assert t.method == "exact" and t.p_value == pytest.approx(ref, rel=1e-9)
     assert t.above == (ref < 0.05)
@@ -146,7 +148,7 @@ def test_above_chance_equal_chances_is_binomtest():
 def test_above_chance_poisson_binomial_matches_enumeration():
     chances = [0.5, 0.25, 0.25, 0.2, 0.5, 1 / 3]
     scores = [1, 0, 1, 1, 0, 0]
-    t = S.above_chance(scores, chances)
+    t = C.above_chance(scores, chances)
     total = 0.0
     for mask in range(2 ** len(chances)):
         bits = [(mask >> i) & 1 for i in range(len(chances))]
@@ -157,13 +159,13 @@ def test_above_chance_poisson_binomial_matches_enumeration():
 
 
 def test_at_chance_is_not_above_chance():
-    t = S.above_chance([1] * 25 + [0] * 75, 0.25)
+    t = C.above_chance([1] * 25 + [0] * 75, 0.25)
     assert not t.above and t.p_value > 0.4
 
 
 def test_above_chance_z_for_item_means():
     x = np.array([0.4, 0.6, 0.8, 0.2, 0.6, 0.8, 0.4, 0.6] * 5)
-    t = S.above_chance(x, 0.25)
+    t = C.above_chance(x, 0.25)
     z = (x.mean() - 0.25) / (np.std(x, ddof=1) / math.sqrt(x.size))
     assert t.method == "z" and t.p_value == pytest.approx(sps.norm.sf(z))
     assert t.above
@@ -216,10 +218,10 @@ def test_holm_matches_statsmodels():
 
 def test_power_formula_reproduces_millers_example():
     # Miller §5: δ = 0.03, ω² = 1/9 -> n ≈ 969; and the MDE at that n is δ again.
-    assert S.required_n(0.03, S.design_variance(1 / 9)) == 969
-    assert S.minimum_detectable_effect(969, 1 / 9) == pytest.approx(0.03, rel=1e-3)
+    assert P.required_n(0.03, P.design_variance(1 / 9)) == 969
+    assert P.minimum_detectable_effect(969, 1 / 9) == pytest.approx(0.03, rel=1e-3)
     # Resampling reduces the variance term: K samples per item divide σ².
-    assert S.design_variance(0.1, 0.2, 4, 0.2, 4) == pytest.approx(0.2)
+    assert P.design_variance(0.1, 0.2, 4, 0.2, 4) == pytest.approx(0.2)
 
 
 @settings(max_examples=60, deadline=None)

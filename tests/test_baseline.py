@@ -9,7 +9,7 @@ import pytest
 from conftest import cli_env, polaris
 from synth import SUBJECT, write_mmlu
 
-from polaris.analysis import stats
+from polaris.analysis import chance
 from polaris.analysis.baseline import chance_record, chance_summary, item_chance
 from polaris.scoring.bbh import BBHScorer
 from polaris.scoring.choice import ChoiceScorer
@@ -51,7 +51,7 @@ def test_chance_summary_matches_the_exact_test():
     scores = [1.0] * 48 + [0.0] * 72
     rows = [row(s, 0.25) for s in scores]
     out = chance_summary(rows)
-    t = stats.above_chance(scores, 0.25)
+    t = chance.above_chance(scores, 0.25)
     assert out["baseline"] == 0.25 and out["baseline_method"] == "analytic"
     assert out["above_chance"] == {"p": t.p_value, "above": True, "method": "exact", "alpha": 0.05}
     assert out["normalised"] == pytest.approx(100 * (sum(scores) / 120 - 0.25) / 0.75)
@@ -63,7 +63,7 @@ def test_chance_summary_clusters_macro_and_free_numbers():
     rows = [row(s, 0.25, g) for s, g in zip(scores, groups)]
     out = chance_summary(rows)  # several groups: z with the clustered SE
     assert out["above_chance"]["method"] == "z"
-    assert out["above_chance"]["p"] == pytest.approx(stats.above_chance(scores, 0.25, clusters=groups).p_value)
+    assert out["above_chance"]["p"] == pytest.approx(chance.above_chance(scores, 0.25, clusters=groups).p_value)
     # Macro: baseline and accuracy are means over groups.
     mixed = [row(1.0, 0.5, "a"), row(0.0, 0.5, "a"), row(1.0, 0.25, "b"), row(1.0, 0.25, "b"), row(1.0, 0.25, "b")]
     macro = chance_summary(mixed, "macro")

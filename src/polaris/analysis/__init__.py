@@ -4,22 +4,27 @@ Nothing is imported here, so `import polaris.analysis` stays cheap; import the s
 Scores are per *item* throughout: with K samples per item pass item means, never pooled samples.
 
 stats — error bars and tests (Miller 2024)
-    Estimate, ChanceTest, Contrast                          result dataclasses
+    Estimate, Contrast                                      result dataclasses
     item_means(samples) -> ndarray                          one mean per item from its K sample scores
     standard_error(scores, clusters=None) -> float          Miller SE; clustered when items are labelled
     wilson_interval(successes, n, confidence) -> (lo, hi)   Wilson score interval (n may be effective)
     mean_ci(scores, *, clusters, samples_per_item, confidence) -> Estimate
                                                             mean with SE and Wilson (effective-n) CI
+    paired_contrast(a, b, *, clusters, confidence, power) -> Contrast
+                                                            Δ, paired SE/CI, corr, McNemar b/c/p, MDE
+    mcnemar_exact(b, c) -> float                            two-sided exact McNemar p
+    holm(pvalues) -> list[float]                            Holm-adjusted p-values
+
+chance — random baselines and the above-chance test
+    ChanceTest                                              result dataclass
     random_baseline(chances) -> float                       mean per-item chance (1/k_i)
     monte_carlo_baseline(score_random, n_items, draws, seed) -> float
                                                             baseline where scoring is not trivial
     normalised_score(score, baseline) -> float              100·(score - b)/(1 - b)
     above_chance(scores, chance, *, clusters, alpha) -> ChanceTest
                                                             one-sided test: exact Poisson-binomial or z
-    paired_contrast(a, b, *, clusters, confidence, power) -> Contrast
-                                                            Δ, paired SE/CI, corr, McNemar b/c/p, MDE
-    mcnemar_exact(b, c) -> float                            two-sided exact McNemar p
-    holm(pvalues) -> list[float]                            Holm-adjusted p-values
+
+power — items needed and detectable effects (Miller 2024)
     design_variance(omega2, sigma2_a, k_a, sigma2_b, k_b)   Miller's ω² + σ²/K terms
     required_n(delta, variance, alpha, power) -> int        items needed to detect delta
     minimum_detectable_effect(n, variance, alpha, power)    smallest detectable delta at n

@@ -17,7 +17,7 @@ from the store (rescore, experiment reports, the scaling analysis) has it. `chan
 a cell's rows into:
 - `baseline`: the mean item chance (for a macro headline, the mean of the groups' baselines);
 - `normalised`: BIG-bench's 100·(accuracy - baseline)/(1 - baseline): 0 at chance, 100 perfect;
-- `above_chance`: a one-sided test of accuracy > baseline (`analysis.stats.above_chance`): exact
+- `above_chance`: a one-sided test of accuracy > baseline (`analysis.chance.above_chance`): exact
   (Poisson-binomial) for 0/1 items of one group, z with the clustered SE when items come from
   several groups (MMLU subjects, BBH tasks) or are K-sample vote scores; for a macro headline, z on
   the mean of group differences with SE² = Σ_g SE_g² / G².
@@ -93,7 +93,7 @@ def chance_summary(rows: Sequence[Any], headline: str = "micro", alpha: float = 
             # Guessing never scores: any right answer is above chance (exactly: P(S >= k) = [k == 0]).
             p, method = (0.0 if acc > 0 else 1.0), "exact"
         else:
-            from polaris.analysis.stats import above_chance
+            from polaris.analysis.chance import above_chance
 
             t = above_chance(scores, chances, clusters=groups if n_groups > 1 else None, alpha=alpha)
             p, method = t.p_value, t.method

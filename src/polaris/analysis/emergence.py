@@ -4,7 +4,7 @@ Lu et al. (2024) call a task's ability emergent when the largest model is above 
 baseline *and* its score could not have been predicted from the smaller models. Both halves are
 tests here rather than readings of a figure:
 - above baseline: a one-sided test on the largest model (pass the exact p-value from
-  `stats.above_chance` on its items, or let `analyze_scaling` use z = (y - b)/SE from its point);
+  `chance.above_chance` on its items, or let `analyze_scaling` use z = (y - b)/SE from its point);
 - predictable: leave the largest model out, fit the smaller ones (a line in log10 N by default,
   the "predictable" null of the reference), and compare the held-out score with the prediction:
   z = (observed - predicted)/SE_pred, SE_pred² = SE(fit at x)² + SE(observed)².

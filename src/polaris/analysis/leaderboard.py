@@ -24,6 +24,7 @@ from typing import Any
 
 from polaris.analysis.breakdown import Breakdown, breakdown
 from polaris.errors import PolarisError
+from polaris.importers.provenance import imported_from
 from polaris.runner.summary import summarize
 from polaris.store.store import ResultRow, RunRow
 
@@ -84,11 +85,12 @@ class Cell:
     split: Breakdown | None = field(default=None, repr=False)
     # Where the run's results came from ({"endpoint", "items"}, from its record): more than one is a note.
     endpoints: list[dict[str, Any]] = field(default_factory=list)
+    imported: str | None = None  # the source format of an imported run (`polaris import`); None: Polaris ran it
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("suite", "status", "reason", "task", "prompt", "strategy", "run_id",
                                             "label", "n", "size", "errors", "accuracy", "strict_accuracy",
-                                            "extracted", "disagree", "headline", "endpoints")}
+                                            "extracted", "disagree", "headline", "endpoints", "imported")}
         d["ci95"] = list(self.ci95) if self.ci95 else None
         return d
 
@@ -124,6 +126,7 @@ def _fill(cell: Cell, run: RunRow, rows: Sequence[ResultRow]) -> None:
     cell.headline = s["headline"]
     cell.split = breakdown(rows, headline=headline, task=task)
     cell.endpoints = list(run.manifest.get("endpoints") or [])
+    cell.imported = (imported_from(run.manifest) or {}).get("format")
     reasons = []
     if task != cell.suite:
         reasons.append(f"subset task {task}")

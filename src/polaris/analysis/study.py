@@ -155,7 +155,8 @@ def _targets(task_name: str, run: Any, want_guesses: bool) -> tuple[dict[str, st
 def _score(rows: list[Any], metric: str, targets: dict[str, str], guesses: dict[str, list[str | None]],
            headline: str, alpha: float) -> tuple[float, float, float, float, float | None, float | None] | None:
     """(mean, se, low, high, baseline, above_p) of one cell under one metric, or None."""
-    from polaris.analysis.stats import above_chance, macro_ci, mean_ci
+    from polaris.analysis.chance import above_chance
+    from polaris.analysis.stats import macro_ci, mean_ci
 
     m = METRICS[metric]
     vals, bases, groups = [], [], []

@@ -46,8 +46,8 @@ def _root(
 def _register() -> None:
     # Sub-command modules register themselves on import; each keeps its heavy imports inside functions.
     from polaris.cli import (  # noqa: F401
-        analyze_cmd, audit_cmd, board_cmd, compare_cmd, data_cmd, demo_cmd, experiment_cmd, lab_cmd, planning_cmd,
-        report_cmd, run_cmd, samples_cmd,
+        analyze_cmd, audit_cmd, board_cmd, compare_cmd, data_cmd, demo_cmd, experiment_cmd, import_cmd, lab_cmd,
+        planning_cmd, report_cmd, run_cmd, samples_cmd,
     )
     from polaris.cli import compute_cmd  # noqa: F401  (after analyze_cmd: `polaris analyze compute`)
 

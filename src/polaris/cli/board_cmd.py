@@ -49,6 +49,10 @@ def _cell_parts(cell: Any, notes: _Notes, model: str) -> list[str]:
     if cell.status == MISSING:
         return ["-", f"missing [{notes.add(f'{where}: missing: {cell.reason}')}]"]
     parts = [_ci(cell.accuracy, cell.ci95), f"{_n_text(cell)} · {cell.prompt}"]
+    if cell.imported:  # someone else's generations, scored by Polaris (`polaris import`)
+        k = notes.add(f"{where}: imported from {cell.imported} files; Polaris did not send these prompts "
+                      f"(run {cell.run_id}; its manifest names the files)")
+        parts.append(f"imported [{k}]")
     if cell.status == PARTIAL:
         k = notes.add(f"{where}: partial, not comparable with full cells: {cell.reason} (run {cell.run_id})")
         parts.append(f"partial [{k}]")
@@ -68,7 +72,7 @@ def _board_out(board: Any, fmt: str, store: Path) -> None:
     if fmt == "csv":
         w = csv.writer(sys.stdout, lineterminator="\n")
         fields = ("status", "accuracy", "ci_low", "ci_high", "n", "size", "errors", "strict_accuracy", "extracted",
-                  "disagree", "prompt", "strategy", "task", "run_id", "reason")
+                  "disagree", "prompt", "strategy", "task", "run_id", "reason", "imported")
         w.writerow(["model", *(f"{s}_{f}" for s in board.suites for f in fields)])
         for model, cells in board.rows:
             out = [model]
@@ -76,7 +80,7 @@ def _board_out(board: Any, fmt: str, store: Path) -> None:
                 c = cells[s]
                 lo, hi = c.ci95 or (None, None)
                 out += [c.status, c.accuracy, lo, hi, c.n, c.size, c.errors, c.strict_accuracy, c.extracted,
-                        c.disagree, c.prompt, c.strategy, c.task, c.run_id, c.reason]
+                        c.disagree, c.prompt, c.strategy, c.task, c.run_id, c.reason, c.imported]
             w.writerow(["" if v is None else v for v in out])
         return
     notes = _Notes()
@@ -178,6 +182,8 @@ def _breakdown_out(board: Any, suite: str, fmt: str, store: Path) -> None:
             heads.append(f"{m}\npartial [{notes.add(f'{m}: {c.reason} (run {c.run_id})')}]")
         else:
             heads.append(f"{m}\nrun {c.run_id}")
+        if c.imported:
+            heads[-1] += f"\nimported [{notes.add(f'{m}: imported from {c.imported} files (run {c.run_id})')}]"
     title = f"{TITLES[suite]} · prompt {board.prompt} · {board.strategy} · accuracy % [95% CI] (items)"
 
     def text(line: Any) -> str:

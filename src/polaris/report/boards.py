@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from polaris.report.collect import Cell
-from polaris.report.markup import Markup, ci, el, join, run_link, table
+from polaris.report.markup import Markup, ci, el, join, run_link, table, task_title
+from polaris.report.sections import IMPORTED_MARK, _imported, _imported_notes
 
 
 def _combo_order(combos: Sequence[tuple[str, str]], counts: Counter[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -63,11 +64,12 @@ def _generic(cells: Sequence[Cell]) -> list[Markup]:
             line: list[Any] = [m]
             for k in combos:
                 c = best.get((m, *k))
-                line.append(_value(c.accuracy, c.summary.get("ci95"), c.id, " *" if c.summary.get("partial") else "")
-                            if c else "-")
+                mark = ((" *" if c and c.summary.get("partial") else "")
+                        + (IMPORTED_MARK if c and _imported(c.run) else ""))
+                line.append(_value(c.accuracy, c.summary.get("ci95"), c.id, mark) if c else "-")
             rows.append(({"data_model": m}, line))
         titles, shared = _header(combos)
-        out.append(el("h3", task))
+        out.append(el("h3", task_title(task), title=task if task_title(task) != task else None))
         note = "Accuracy % [95% CI]; columns are prompt formats" + (f" (strategy {shared})" if shared else
                                                                      " and strategies")
         partial = [c for c in best.values() if c.summary.get("partial")]
@@ -77,6 +79,9 @@ def _generic(cells: Sequence[Cell]) -> list[Markup]:
         out.append(table(["model", *titles], rows, class_="board"))
         if others:
             out.append(el("ul", [el("li", o) for o in others], class_="note"))
+        imported = _imported_notes(list(best.values()))
+        if imported is not None:
+            out.append(imported)
     return out
 
 
@@ -111,7 +116,8 @@ def _suites(cells: Sequence[Cell]) -> tuple[list[Markup], set[str]]:
             for k in used:
                 c = grid[m].get(k)
                 line.append("-" if c is None else
-                            _value(c.accuracy, c.ci95, c.run_id, "" if c.status == lb.FULL else " *"))
+                            _value(c.accuracy, c.ci95, c.run_id, ("" if c.status == lb.FULL else " *")
+                                   + (IMPORTED_MARK if c.imported else "")))
             rows.append(({"data_model": m}, line))
         titles, shared = _header(used)
         title = lb.TITLES.get(suite, suite)
@@ -126,10 +132,16 @@ def _suites(cells: Sequence[Cell]) -> tuple[list[Markup], set[str]]:
         notes += [n for k in used for n in boards[k].notes if f" {title}: " in n]
         if notes:
             out.append(el("ul", [el("li", n) for n in dict.fromkeys(notes)], class_="note"))
+        shown = {c.run_id for m in models for c in grid[m].values() if c.imported}
+        imported = _imported_notes([by_id[rid] for rid in sorted(shown) if rid in by_id])
+        if imported is not None:
+            out.append(imported)
     return out, {c.id for c in suite_cells}
 
 
 def leaderboard(cells: Sequence[Cell]) -> list[Markup]:
+    """Suite boards, then a board per other task; a † marks a number scored from someone else's
+    generations (`polaris import`), with a line below its board saying where they came from."""
     suites, covered = _suites(cells)
     rest = [c for c in cells if c.id not in covered]
     return suites + (_generic(rest) if rest else [])

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from polaris.report.markup import task_title
+
 STYLE = {"text.parse_math": False, "svg.hashsalt": "polaris", "font.size": 9, "axes.grid": True,
          "grid.alpha": 0.3, "figure.dpi": 100, "savefig.bbox": "tight"}
 
@@ -82,7 +84,7 @@ def accuracy(cells: Sequence[Any], most: int = 40) -> Any:
             ax.errorbar([100 * c.accuracy], [y], xerr=[[100 * (c.accuracy - lo)], [100 * (hi - c.accuracy)]], fmt="o",
                         color=f"C{tasks.index(c.task) % 10}", capsize=3, ms=4)
         ax.set_yticks(range(len(shown)))
-        ax.set_yticklabels([_short((f"{c.task} · " if many else "") + f"{c.model} · {c.prompt} · {c.strategy}", 70)
+        ax.set_yticklabels([_short((f"{task_title(c.task)} · " if many else "") + f"{c.model} · {c.prompt} · {c.strategy}", 70)
                             for c in reversed(shown)])
         ax.set_xlim(-2, 102)
         ax.set_xlabel("accuracy % (95% CI)")
@@ -153,12 +155,12 @@ def planning_blocks(cells: Sequence[Any]) -> Any:
         by = c.planning["by_blocks"]
         blocks = sorted(by, key=int)
         curves.append(([int(b) for b in blocks], [by[b]["success"] for b in blocks],
-                       f"{c.model} {c.task} {c.prompt} {c.strategy}"))
+                       f"{c.model} {task_title(c.task)} {c.prompt} {c.strategy}"))
     return _success_plot(curves, "blocks")
 
 
 def planning_rounds(cells: Sequence[Any]) -> Any:
     """LLM-Modulo: success within the first r verifier back-prompts, r = 0..R."""
     curves = [([s["round"] for s in c.planning["modulo"]["success_at"]], c.planning["modulo"]["success_at"],
-               f"{c.model} {c.task} {c.prompt}") for c in cells]
+               f"{c.model} {task_title(c.task)} {c.prompt}") for c in cells]
     return _success_plot(curves, "verifier rounds (back-prompts)")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from polaris.report.collect import Cell
-from polaris.report.markup import Markup, el, p_is, pct, plural, pts
+from polaris.report.markup import Markup, el, p_is, pct, plural, pts, task_title
 
 MAX_TASKS = 6  # tasks named one by one; beyond, the leaderboard speaks for them
 
@@ -45,10 +45,10 @@ def _leaders(cells: Sequence[Cell]) -> list[str]:
         score = f"{pct(best.accuracy)}% [{pct(s['ci95'][0])}, {pct(s['ci95'][1])}]" if s.get("ci95") else \
             f"{pct(best.accuracy)}%"
         if len(group) > 1:
-            out.append(f"On {task} ({plural(len(group), 'run')}), the most accurate is {best.model} with "
+            out.append(f"On {task_title(task)} ({plural(len(group), 'run')}), the most accurate is {best.model} with "
                        f"{_setting(best)}: {score} over {items}.")
         else:
-            out.append(f"On {task}, {best.model} with {_setting(best)} scores {score} over {items}.")
+            out.append(f"On {task_title(task)}, {best.model} with {_setting(best)} scores {score} over {items}.")
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -145,6 +146,15 @@ def label(text: str) -> Markup:
         if i < len(parts) - 1:
             out.append(el("wbr"))
     return join(*out)
+
+
+_PATH_VALUE = re.compile(r"=(/[^,\]]*/)([^/,\]]+)")
+
+
+def task_title(task: str) -> str:
+    """A task as a heading or a sentence names it: an option that is an absolute path shows its last
+    part (`blocksworld[instances_dir=…/blocksworld,verifier_rounds=14]`); report.json keeps it whole."""
+    return _PATH_VALUE.sub(r"=…/\2", str(task))
 
 
 def run_link(run_id: str) -> Markup:

@@ -25,6 +25,7 @@ from itertools import combinations
 from typing import Any
 
 from polaris.report.collect import Cell
+from polaris.report.markup import task_title
 
 _SAMPLING = {"samples", "temperature", "top_p", "seed", "vote"}
 
@@ -112,7 +113,7 @@ def contrast(cells: dict[str, Cell], pairs: Sequence[Pair]) -> list[dict[str, An
     for p in pairs:
         a, b = cells[p.a], cells[p.b]
         res = compare_rows(a.rows, b.rows).as_dict()
-        out.append({"name": p.name, "where": f"{a.model} {a.task}", "a": a.run.label, "b": b.run.label,
+        out.append({"name": p.name, "where": f"{a.model} {task_title(a.task)}", "a": a.run.label, "b": b.run.label,
                     "a_run": a.id, "b_run": b.id, **res})
     return out
 
@@ -122,7 +123,7 @@ ATTRS = ("model", "task", "prompt", "strategy")  # what a run's label names, in 
 
 def _attrs(cell: Cell | None, label: str) -> dict[str, str]:
     if cell is not None:
-        return {"model": cell.model, "task": cell.task, "prompt": cell.prompt, "strategy": cell.strategy}
+        return {"model": cell.model, "task": task_title(cell.task), "prompt": cell.prompt, "strategy": cell.strategy}
     parts = label.rsplit("/", 3)  # a cell not stored (an experiment's): read its label
     return dict(zip(ATTRS, parts)) if len(parts) == 4 else {"model": label}
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from polaris.report.collect import Cell
-from polaris.report.markup import Markup, ci, el, join, label, num, pct, plural, pts, pval, run_link, table
+from polaris.report.markup import Markup, ci, el, join, label, num, pct, plural, pts, pval, run_link, table, task_title
 from polaris.scoring.outcome import describe
 
 
@@ -27,6 +27,38 @@ def figure(paths: dict[str, str], alt: str, caption: str | None = None) -> Marku
 
 def _acc(c: Cell) -> Markup:
     return join(ci(c.accuracy, c.summary.get("ci95")))
+
+
+IMPORTED_MARK = " †"  # beside a number from someone else's generations (`polaris import`), scored by Polaris
+
+
+def _imported(run: Any) -> dict[str, Any] | None:
+    from polaris.importers.provenance import imported_from
+
+    return imported_from(run.manifest)
+
+
+def _imported_notes(cells: Sequence[Cell]) -> Markup | None:
+    """One line per imported cell: where its responses came from and how the source judged them."""
+    from polaris.importers.provenance import agreement, label, per_file
+
+    lines = []
+    for c in cells:
+        prov = _imported(c.run)
+        if prov is None:
+            continue
+        a = agreement(c.rows, prov)
+        agree = (f"; Polaris and the source agree on {pct(a['rate'])}% of {a['n']:,} items "
+                 f"(source {pct(a['source_accuracy'])}%, Polaris {pct(a['polaris_accuracy'])}%)") if a["n"] else ""
+        scored = [f for f in per_file(c.rows, prov)
+                  if f["source_accuracy"] is not None and f["polaris_accuracy"] is not None]
+        if not a["n"] and scored:  # no per-item verdicts: the source's own score per file (BBH's paper)
+            theirs, ours = (sum(f[k] for f in scored) / len(scored) for k in ("source_accuracy", "polaris_accuracy"))
+            agree = (f"; the source's published accuracy, mean over {plural(len(scored), 'file')}: {pct(theirs)}% "
+                     f"(Polaris on the same items: {pct(ours)}%)")
+        lines.append(el("li", f"† {task_title(c.run.label)}: {label(prov)}; Polaris did not send these prompts, it scored the "
+                              f"responses{agree} (run ", run_link(c.id), ")"))
+    return el("ul", lines, class_="note") if lines else None
 
 
 # -- leaderboard -----------------------------------------------------------------------------------
@@ -75,7 +107,7 @@ def _errors(c: Cell) -> Markup | None:
 def _n(s: dict[str, Any]) -> Any:
     """Items scored; a partial run (`--limit`, a budget stop) and one filled from several endpoints say so."""
     cov = s.get("coverage") or {}
-    text = f"{s['scored']} of {cov['of']} (partial)" if s.get("partial") and cov.get("of") else s["scored"]
+    text = f"{s['scored']:,} of {cov['of']:,} (partial)" if s.get("partial") and cov.get("of") else f"{s['scored']:,}"
     ends = s.get("endpoints") or []
     return f"{text}; {len(ends)} endpoints" if len(ends) > 1 else text
 
@@ -115,18 +147,22 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
             s = c.summary
             K = s.get("samples_per_item")
             kk = "" if not K or K < 2 else f"{pct(s['maj_at'].get(str(K)))} / {pct(s['pass_at'].get(str(K)))}"
-            rows.append(({"data_run": c.id, "data_table": "tasks"}, [c.model, c.prompt, c.strategy, _n(s), _acc(c),
+            rows.append(({"data_run": c.id, "data_table": "tasks"}, [c.model, c.prompt, c.strategy, _n(s),
+                                              join(_acc(c), IMPORTED_MARK if _imported(c.run) else ""),
                                               pct(s.get("truncated_rate")), pct(s.get("no_answer_rate")),
                                               pct(s["strict_accuracy"]), pct(s["extracted"]), s["disagree"],
                                               s["errors"], kk, describe(s.get("outcomes")), run_link(c.id)]))
             extra += [x for x in (_breakdown(c), _errors(c)) if x is not None]
-        body.append(el("h3", task))
+        body.append(el("h3", task_title(task), title=task if task_title(task) != task else None))
         header = ["model", "prompt", "strategy", "n", "accuracy % [95% CI]", "truncated %", "no answer %", "strict %",
                   "extracted %", "strict/flexible disagree", "errors", "maj@K / pass@K %", "outcomes", "run"]
         header, rows, dropped = _drop_empty(header, rows, OPTIONAL)
         if dropped:
             body.append(el("p", "None in this table: " + ", ".join(dropped) + ".", class_="note"))
         body.append(table(header, rows, numeric_from=3, class_="cells"))
+        imported = _imported_notes(group)
+        if imported is not None:
+            body.append(imported)
         body += extra
     return section("tasks", "Results per task", *body)
 
@@ -196,7 +232,7 @@ def voting(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup | N
                            "items.", class_="note")]
     for task in sorted({c.task for c in sampled}):
         group = [c for c in sampled if c.task == task]
-        body.append(el("h3", task))
+        body.append(el("h3", task_title(task), title=task if task_title(task) != task else None))
         if task in figs:
             body.append(figure(figs[task], f"Self-consistency curves on {task}"))
         ks = sorted({int(k) for c in group for k in c.summary["maj_at"]})
@@ -232,19 +268,23 @@ def planning(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup |
     if "blocks" in figs:
         body.append(figure(figs["blocks"], "Plan success against the number of blocks"))
     rows = []
+    marked = {c.id: IMPORTED_MARK if _imported(c.run) else "" for c in planned}  # polaris import
     for c in planned:
         p = c.planning
         for b, m in sorted(p.get("by_blocks", {}).items(), key=lambda kv: int(kv[0])):
             rows.append(({"data_run": c.id, "data_table": "planning", "data_blocks": b}, [
-                f"{c.model} {c.task} {c.prompt} {c.strategy}", b, m["success"]["n"], _stat(m["success"]),
+                f"{c.model} {task_title(c.task)} {c.prompt} {c.strategy}{marked[c.id]}", b, m["success"]["n"], _stat(m["success"]),
                 _stat(m.get("optimal")), _num_ci(m.get("optimality")), _stat(m.get("executable_prefix")),
                 run_link(c.id)]))
     body.append(table(["cell", "blocks", "n", "success %", "optimal %", "length / optimal", "executable prefix %",
                        "run"], rows, numeric_from=1))
+    if any(marked.values()):
+        body.append(el("p", "† imported: someone else's responses, scored by Polaris (their sources under "
+                            "Results per task)", class_="note"))
     fails = []
     for c in planned:
         for kind, f in (c.planning.get("failures") or {}).items():
-            fails.append(({"data_run": c.id, "data_table": "failures", "data_kind": kind}, [f"{c.model} {c.task} {c.prompt} {c.strategy}", kind, f.get("count"),
+            fails.append(({"data_run": c.id, "data_table": "failures", "data_kind": kind}, [f"{c.model} {task_title(c.task)} {c.prompt} {c.strategy}{marked[c.id]}", kind, f.get("count"),
                                                _stat(f), run_link(c.id)]))
     if fails:
         body.append(el("h3", "First failure of each plan"))
@@ -258,7 +298,7 @@ def planning(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup |
         rows = []
         for c in modulo:
             at = {s["round"]: s for s in c.planning["modulo"]["success_at"]}
-            rows.append(({"data_run": c.id, "data_table": "modulo"}, [f"{c.model} {c.task} {c.prompt}", c.planning["modulo"].get("feedback"),
+            rows.append(({"data_run": c.id, "data_table": "modulo"}, [f"{c.model} {task_title(c.task)} {c.prompt}{marked[c.id]}", c.planning["modulo"].get("feedback"),
                                              *[_stat(at.get(r)) for r in range(R + 1)], run_link(c.id)]))
         body.append(table(["cell", "feedback", *[f"r={r}" for r in range(R + 1)], "run"], rows, numeric_from=2))
     return section("planning", "Planning", *body)
@@ -287,6 +327,8 @@ def _exemplars(c: Cell) -> str:
 
 
 def manifests(cells: Sequence[Cell]) -> Markup | None:
+    from polaris.importers.provenance import label as source_label
+
     if not cells:
         return None
     rows = []
@@ -295,11 +337,13 @@ def manifests(cells: Sequence[Cell]) -> Markup | None:
         ds = m.get("dataset") or {}
         ex = m.get("exemplars") or {}
         dec = m.get("decoding") or {}
+        prov = _imported(c.run)
         rows.append(({"id": f"run-{c.id}"}, [
             el("code", c.id), label(c.run.label), time.strftime("%Y-%m-%d %H:%M", time.gmtime(c.run.updated)),
             m.get("polaris_version", "-"), m.get("scorer_version", "-"),
             (ds.get("sha256") or "-")[:12], f"{ds.get('items_run', '-')} / {ds.get('size', '-')}",
-            ", ".join(f"{k}={v}" for k, v in sorted(dec.items()) if v is not None),
+            ", ".join(f"{k}={v}" for k, v in sorted(dec.items()) if v is not None) if prov is None else
+            f"not decoded by Polaris ({source_label(prov)})",
             _exemplars(c),
             # Shown without the scheme: the page links nowhere, not even in its text.
             "; ".join(f"{str(e['endpoint']).split('://', 1)[-1]} ({e['items']})" for e in m.get("endpoints") or [])

@@ -22,7 +22,7 @@ from polaris.tasks.base import FORMATS
 
 
 _LATER_FIELDS: dict[str, Any] = {"think_tags": (), "template": None, "judge": None, "reasoning_effort": None,
-                                  "thinking_budget": None}
+                                  "thinking_budget": None, "source": None}
 # OpenAI-style `reasoning_effort` values (docs/compute.md: how each backend takes them).
 EFFORTS = ("minimal", "low", "medium", "high")
 
@@ -66,6 +66,9 @@ class CellSpec:
     # the thinking is closed and the model made to answer (budget forcing). Both change the request.
     reasoning_effort: str | None = None
     thinking_budget: int | None = None
+    # Imported runs (`polaris import`): the digest of the source files' contents, so importing a
+    # changed file makes a new run and importing the same file again finds the one it made.
+    source: str | None = None
 
     def __post_init__(self) -> None:
         vote = "-".join(self.vote.split())  # "complex-top 30" and "complex-top-30" are the same

@@ -63,6 +63,10 @@ class SolveContext:
     _poll: dict[str, float] = field(default_factory=dict, repr=False)  # per request: next wait for a lease
 
     def request_body(self, prompt: Prompt, decoding: Decoding, item: str | None = None) -> dict[str, Any]:
+        if "imported" in self.identity:  # responses someone else got: keyed by source and item (importers/keys.py)
+            from polaris.importers.keys import request_body
+
+            return request_body(self.identity, prompt, item)
         body = {
             **self.identity,
             "kind": "chat" if prompt.is_chat else "completions",

@@ -39,12 +39,15 @@ def endpoint_of(identity: dict[str, Any]) -> str:
 
 
 def begin(store: Store, run_id: str, identity: dict[str, Any], *, source: str, limit: int | None,
-          items_asked: int, scorer_version: str | None, executor: str = "local") -> int:
-    """Record an invocation of this process starting to fill `run_id`."""
+          items_asked: int, scorer_version: str | None, executor: str = "local",
+          data: dict[str, Any] | None = None) -> int:
+    """Record an invocation of this process starting to fill `run_id`; `data` adds to what it keeps
+    (an import's `provenance`, listed with the invocation in the manifest)."""
     return store.begin_invocation(
         run_id, source=source, endpoint=endpoint_of(identity), limit=limit, items_asked=items_asked,
         polaris_version=__version__, scorer_version=scorer_version,
-        data={"backend": identity, "executor": executor, "host": socket.gethostname(), "pid": os.getpid()})
+        data={"backend": identity, "executor": executor, "host": socket.gethostname(), "pid": os.getpid(),
+              **(data or {})})
 
 
 def coverage(rows: Sequence[ResultRow], total: int | None, limit: int | None = None) -> dict[str, Any]:

@@ -188,15 +188,16 @@ def prepare(spec: CellSpec, *, limit: int | None = None, only: set[str] | None =
     return PreparedCell(spec, task, items, prompts, exemplar_ids, limit, total, source)
 
 
-def open_cell(cell: PreparedCell, store: Store, identity: dict[str, Any], *, executor: str = "local") -> dict[str, Any]:
+def open_cell(cell: PreparedCell, store: Store, identity: dict[str, Any], *, executor: str = "local",
+              data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Record in the store that this invocation starts filling the cell's run (runner.history), and
-    the run's manifest, before any response is written."""
+    the run's manifest, before any response is written. `data`: more to keep with the invocation."""
     from polaris.runner import history
 
     spec = cell.spec
     cell.invocation = history.begin(store, spec.run_id, identity, source=cell.source, limit=cell.limit,
                                     items_asked=len(cell.items), scorer_version=cell.task.scorer.version,
-                                    executor=executor)
+                                    executor=executor, data=data)
     base = manifest(cell.task, spec, identity, cell.exemplar_ids, len(cell.items))
     return history.refresh(store, spec.run_id, spec.label, spec.as_dict(), base, total=cell.total,
                            headline=cell.task.headline, with_summary=False)

@@ -115,6 +115,7 @@ class Store:
         already opened: reading the file with plain `open()` and closing it would drop the POSIX locks
         SQLite holds on it for the other connection (SQLite's "how to corrupt", section 2.2)."""
         self.path = Path(path)
+        self._uncommitted = [0]  # results written inside a still open outer transaction (_count_kept)
         version = SCHEMA_VERSION if known else health.inspect(self.path)
         exists = version is not None
         if readonly and not exists:
@@ -153,7 +154,15 @@ class Store:
     # -- transactions -------------------------------------------------------------------------
 
     def transaction(self) -> _Tx:
-        return _Tx(self.db)
+        return _Tx(self.db, self._uncommitted)
+
+    def _count_kept(self, n: int) -> None:
+        """Count what reached the store ("interrupted: N results kept"): a write joined into an outer
+        transaction (an import) counts when that one commits, not at all if it rolls back."""
+        if self.db.in_transaction:
+            self._uncommitted[0] += n
+        else:
+            health.count_kept(n)
 
     def close(self) -> None:
         self.db.close()
@@ -170,7 +179,7 @@ class Store:
         """Persist one call to a backend (its samples if it succeeded, its error if not) atomically."""
         with self.transaction():
             self.write_call(request_hash=request_hash, request=request, **kwargs)
-        health.count_kept(len(kwargs.get("samples", ())))
+        self._count_kept(len(kwargs.get("samples", ())))
 
     def write_call(
         self,
@@ -353,7 +362,7 @@ class Store:
             if invocation is not None:
                 self.db.executemany("INSERT OR REPLACE INTO result_sources VALUES (?, ?, ?)",
                                     [(run_id, r.item, invocation) for r in rows])
-        health.count_kept(len(rows))
+        self._count_kept(len(rows))
 
     def result_counts(self, run_id: str) -> tuple[int, int, dict[int | None, int]]:
         """(items stored, items scored, items per judging invocation: None for results stored before
@@ -390,14 +399,23 @@ class Store:
 class _Tx:
     """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front so concurrent writers queue."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, uncommitted: list[int] | None = None) -> None:
         self.db = db
+        self.joined = False
+        self.uncommitted = uncommitted if uncommitted is not None else [0]
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
+        # Inside an open transaction (an import writes many runs as one) this one joins it: the
+        # outer transaction commits or rolls back everything.
+        self.joined = self.db.in_transaction
+        if not self.joined:
+            self.db.execute("BEGIN IMMEDIATE")
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self.joined:
+            return  # the outer transaction commits or rolls back
+        done, self.uncommitted[0] = self.uncommitted[0], 0
         if exc_type is not None:
             self.db.execute("ROLLBACK")
             return
@@ -407,3 +425,4 @@ class _Tx:
             if self.db.in_transaction:  # a COMMIT that failed (a full disk) leaves the transaction open
                 self.db.execute("ROLLBACK")
             raise
+        health.count_kept(done)

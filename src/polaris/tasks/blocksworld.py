@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -195,24 +195,44 @@ def _files(root: Path) -> list[Path]:
     return [*_instance_files(root), *([domain] if domain else [])]
 
 
-def _from_dir(opts: Mapping[str, Any], rendering) -> list[Item]:
-    root = Path(opts["instances_dir"])
-    files = _instance_files(root)
+Stamp = tuple[str, int, int]  # a file's path, modification time and size
+
+
+def _solved(root: Path) -> tuple[tuple[Path, Problem, tuple[Any, ...]], ...]:
+    """Every instance of a directory with its optimal plan. Read once per process and content (the
+    files' paths, times and sizes): a directory's renderings and LLM-Modulo variants are separate
+    tasks over the same problems (importing PlanBench's files builds six of them)."""
+    def stamp(f: Path) -> Stamp:
+        st = f.stat()
+        return str(f), st.st_mtime_ns, st.st_size
+
     domain_file = _domain_file(root)
-    domain = load_domain(domain_file) if domain_file else None
+    return _solve_files(tuple(stamp(f) for f in _instance_files(root)), stamp(domain_file) if domain_file else None)
+
+
+@lru_cache(maxsize=8)
+def _solve_files(files: tuple[Stamp, ...],
+                 domain_file: Stamp | None) -> tuple[tuple[Path, Problem, tuple[Any, ...]], ...]:
+    domain = load_domain(Path(domain_file[0])) if domain_file else None
     solved = []
-    for f in files:
-        problem = load_pddl(f, domain)
+    for name, _, _ in files:
+        problem = load_pddl(Path(name), domain)
         plan = solve(problem)
         if plan is None:
-            raise PolarisError(f"{f}: the goal cannot be reached; plan generation needs solvable problems")
-        solved.append((f, problem, plan))
+            raise PolarisError(f"{name}: the goal cannot be reached; plan generation needs solvable problems")
+        solved.append((Path(name), problem, tuple(plan)))
+    return tuple(solved)
+
+
+def _from_dir(opts: Mapping[str, Any], rendering) -> list[Item]:
+    root = Path(opts["instances_dir"])
+    solved = _solved(root)
     wanted = set(parse_blocks(opts["blocks"])) if opts["blocks"] else None
     taken: dict[int, int] = {}
     items = []
     for i, (f, problem, plan) in enumerate(solved):
         n = problem.blocks
-        if (wanted is not None and n not in wanted) or taken.get(n, 0) >= (opts["instances"] or len(files)):
+        if (wanted is not None and n not in wanted) or taken.get(n, 0) >= (opts["instances"] or len(solved)):
             continue
         taken[n] = taken.get(n, 0) + 1
         _, ex, ex_plan = solved[i - 1] if len(solved) > 1 else (None, None, None)  # the first takes the last
@@ -276,6 +296,7 @@ def back_prompt(verdict, level: str, rendering, api: str, no_plan: bool = False)
 async def modulo(task: Task, item: Item, prompt: Prompt, ctx, spec):
     """LLM-Modulo: generate, validate, back-prompt with the verifier's feedback, up to R more rounds."""
     from polaris.models.base import RequestContext
+    from polaris.runner.context import CacheMiss
     from polaris.runner.solvers import Outputs, decoding
 
     rounds = int(task.options["verifier_rounds"])  # nonzero: make_task picks this solver only then
@@ -288,7 +309,12 @@ async def modulo(task: Task, item: Item, prompt: Prompt, ctx, spec):
     transcript: list[dict[str, Any]] = []
     current, dec = prompt, decoding(spec)
     for r in range(rounds + 1):
-        h, rows = await ctx.generate(current, dec, 1, request)
+        try:
+            h, rows = await ctx.generate(current, dec, 1, request)
+        except CacheMiss:
+            if r == 0 or "imported" not in ctx.identity:
+                raise
+            break  # an imported conversation ends where its source stopped asking (polaris import)
         text = rows[0].text or ""
         parsed = scorer.reading(text, item).flexible  # feedback is about the plan the model meant
         verdict = validate(problem, parsed)
