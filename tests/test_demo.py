@@ -150,6 +150,24 @@ def test_the_report_opens_with_the_findings_and_their_figure(runs, width):
         p.stop()
 
 
+def test_what_every_row_shares_is_said_once(runs):
+    """The demo's 18 contrasts are all CoT vs direct and its 36 cells all greedy: said above the tables,
+    not repeated in columns of every row."""
+    page = (runs[0] / "report" / "index.html").read_text()
+
+    def section(key: str) -> tuple[str, list[str]]:
+        body = page[page.index(f'<section id="{key}">'):]
+        body = body[:body.index("</section>")]
+        return body, re.findall(r"<th(?: [^>]*)?>(.*?)</th>", body)
+
+    contrasts, header = section("contrasts")
+    assert "Every contrast below: contrast CoT vs direct (A zeroshot-cot, B zeroshot-direct)" in contrasts
+    assert header[:2] == ["where", "n"] and "A %" in header and "contrast" not in header
+    tasks, header = section("tasks")
+    assert "Every row: strategy greedy+completions." in tasks
+    assert header[:3] == ["model", "prompt", "n"]
+
+
 def test_second_run_is_served_from_the_store(runs):
     out, doc, calls_after_first, second = runs
     assert _calls(out / "polaris.db") == calls_after_first  # no model was called

@@ -114,7 +114,7 @@ def test_numbers_equal_the_store_summaries(built):
             # The per-task row of this run shows the same accuracy, CI and counts, with its run id.
             (text,) = [t for a, t in page.rows if a.get("data-run") == run.id and a.get("data-table") == "tasks"]
             assert ci(want["accuracy"], want["ci95"]) in text and run.id in text
-            assert (f"|{want['scored']}|" in text or f"|{want['scored']} of " in text) and f"|{want['errors']}|" in text
+            assert (f"|{want['scored']:,}|" in text or f"|{want['scored']:,} of " in text) and f"|{want['errors']}|" in text
             # A run that `polaris run` wrote recorded the same numbers in its manifest.
             stored = run.manifest.get("summary")
             if stored and "accuracy" in stored:

@@ -129,6 +129,18 @@ def _drop_empty(header: list[str], rows: list[Any], optional: dict[str, str]) ->
     return [header[i] for i in keep], out, [optional[header[i]] for i in empty]
 
 
+def _hoist(header: list[str], rows: list[Any], names: Sequence[str]) -> tuple[list[str], list[Any], list[str]]:
+    """Leave out the `names` columns that hold one value in every row (of two or more); say it once."""
+    def cells(row: Any) -> list[Any]:
+        return row[1] if isinstance(row, tuple) else row
+
+    same = [i for i, h in enumerate(header) if h in names and len(rows) > 1
+            and len({str(cells(r)[i]) for r in rows}) == 1]
+    keep = [i for i in range(len(header)) if i not in same]
+    out = [(r[0], [cells(r)[i] for i in keep]) if isinstance(r, tuple) else [r[i] for i in keep] for r in rows]
+    return [header[i] for i in keep], out, [f"{header[i]} {cells(rows[0])[i]}" for i in same]
+
+
 def task_tables(cells: Sequence[Cell]) -> Markup | None:
     if not cells:
         return None
@@ -157,9 +169,12 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
         header = ["model", "prompt", "strategy", "n", "accuracy % [95% CI]", "truncated %", "no answer %", "strict %",
                   "extracted %", "strict/flexible disagree", "errors", "maj@K / pass@K %", "outcomes", "run"]
         header, rows, dropped = _drop_empty(header, rows, OPTIONAL)
-        if dropped:
-            body.append(el("p", "None in this table: " + ", ".join(dropped) + ".", class_="note"))
-        body.append(table(header, rows, numeric_from=3, class_="cells"))
+        header, rows, shared = _hoist(header, rows, ("prompt", "strategy"))
+        said = ["Every row: " + "; ".join(shared) + "."] if shared else []
+        said += ["None in this table: " + ", ".join(dropped) + "."] if dropped else []
+        if said:
+            body.append(el("p", " ".join(said), class_="note"))
+        body.append(table(header, rows, numeric_from=header.index("n"), class_="cells"))
         imported = _imported_notes(group)
         if imported is not None:
             body.append(imported)
