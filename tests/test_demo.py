@@ -151,8 +151,8 @@ def test_the_report_opens_with_the_findings_and_their_figure(runs, width):
 
 
 def test_what_every_row_shares_is_said_once(runs):
-    """The demo's 18 contrasts are all CoT vs direct and its 36 cells all greedy: said above the tables,
-    not repeated in columns of every row."""
+    """The demo's 18 contrasts are all CoT vs direct, its 36 cells all greedy, its 8 curves all of 6 sizes
+    and 18 models: said above the tables, not repeated in columns of every row."""
     page = (runs[0] / "report" / "index.html").read_text()
 
     def section(key: str) -> tuple[str, list[str]]:
@@ -166,6 +166,9 @@ def test_what_every_row_shares_is_said_once(runs):
     tasks, header = section("tasks")
     assert "Every row: strategy greedy+completions." in tasks
     assert header[:3] == ["model", "prompt", "n"]
+    scaling, header = section("scaling")
+    assert "6 sizes and 18 models per curve." in scaling and "sizes" not in header
+    assert header[header.index("B") - 1] == "smooth under"
 
 
 def test_second_run_is_served_from_the_store(runs):

@@ -15,7 +15,7 @@ from typing import Any
 
 from polaris.analysis.figures import size_label
 from polaris.report.collect import Cell
-from polaris.report.markup import Markup, el, join, num, p_is, pct, pval, run_link, table
+from polaris.report.markup import Markup, el, join, num, p_is, pct, plural, pval, run_link, table
 
 
 def _families(cells: Sequence[Cell], catalog: Any) -> list[tuple[str, str]]:
@@ -71,6 +71,9 @@ def _verdicts(study: dict[str, Any]) -> Markup:
     verdicts = study.get("verdicts") or []
     families = {v["family"] + (" instruct" if v.get("instruct") else "") for v in verdicts}
     strategies = {v["strategy"] for v in verdicts}
+    # Sizes and models per curve are one pair of numbers for a whole ladder: said once, not in two columns.
+    counts = {(v.get("sizes"), v.get("models")) for v in verdicts}
+    one_count = len(counts) == 1 and len(verdicts) > 1
     rows = []
     for v in verdicts:
         bounded = (info.get(v["metric"]) or {}).get("bounded", True)
@@ -85,15 +88,19 @@ def _verdicts(study: dict[str, Any]) -> Markup:
         line = ([v["family"] + (" instruct" if v.get("instruct") else "")] if len(families) > 1 else []) + \
             [v["prompt"]] + ([v["strategy"]] if len(strategies) > 1 else []) + [
             v["metric"], el("strong", v["verdict"]), above, predictable, v.get("best_fit") or "-", smooth or "-",
-            v.get("sizes"), v.get("models"), num(v.get("breakthroughness"), 1), num(v.get("line_r2"), 2), largest]
+            *([] if one_count else [v.get("sizes"), v.get("models")]), num(v.get("breakthroughness"), 1),
+            num(v.get("line_r2"), 2), largest]
         rows.append(({"data_metric": v["metric"], "data_family": v["family"]}, line))
     header = (["family"] if len(families) > 1 else []) + ["prompt"] + (["strategy"] if len(strategies) > 1 else []) \
-        + ["metric", "verdict", "above baseline", "predictable", "best fit", "smooth under", "sizes", "models", "B",
-           "line R²", "largest: observed vs predicted"]
+        + ["metric", "verdict", "above baseline", "predictable", "best fit", "smooth under",
+           *([] if one_count else ["sizes", "models"]), "B", "line R²", "largest: observed vs predicted"]
     shared = [f"family {next(iter(families))}"] * (len(families) == 1) + \
         [f"strategy {next(iter(strategies))}"] * (len(strategies) == 1)
+    if one_count:
+        sizes, models = next(iter(counts))
+        shared.append(f"{plural(sizes or 0, 'size')} and {plural(models or 0, 'model')} per curve")
     note = el("p", "Every curve below: " + ", ".join(shared) + ".", class_="note") if shared and rows else None
-    return join(note, table(header, rows, numeric_from=header.index("sizes"), class_="verdicts"))
+    return join(note, table(header, rows, numeric_from=header.index("B") - 2 * (not one_count), class_="verdicts"))
 
 
 def _curves(study: dict[str, Any]) -> Markup:
@@ -126,7 +133,9 @@ def section(items: Sequence[dict[str, Any]]) -> Markup | None:
                            "The verdict follows Lu et al.: is the largest model above the baseline (one-sided test), "
                            "and is its score predictable from the smaller models (leave the largest out, "
                            "extrapolate)? B is BIG-bench breakthroughness; 'smooth under' lists continuous metrics "
-                           "under which an emergent-looking curve is predictable (Schaeffer et al.).", class_="note")]
+                           "under which an emergent-looking curve is predictable (Schaeffer et al.). The fits weight "
+                           "each size by 1/SE² (a marker's area): sizes near 0% or 100% have small SEs and pull "
+                           "hardest, so a fitted line can pass far from a small marker.", class_="note")]
     for it in items:
         body.append(el("h3", f"{it['task']}: {it['family']}"))
         if it["error"]:
