@@ -11,7 +11,7 @@ from conftest import answers_for, cli_env, polaris
 from fakeserver import FakeOpenAI, Policy, _h, _norm
 from mcdata import write_bbh, write_mmlu
 
-from polaris.models.openai import continuation_logprob
+from polaris.models.logprobs import continuation_logprob
 from polaris.prompts.template import Template
 from polaris.runner.loglik import context_and_continuations, options_for
 from polaris.tasks.base import Item

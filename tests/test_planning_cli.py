@@ -145,7 +145,7 @@ def test_validate_bad_input_is_one_line_exit_2(tmp_path):
     plan = tmp_path / "plan"
     plan.write_text("(pick-up a)")
     cases = [
-        (["planning", "validate", str(BW1), str(tmp_path / "none.txt")], "does not exist"),
+        (["planning", "validate", str(BW1), str(tmp_path / "none.txt")], "no such plan file"),
         (["planning", "validate", str(BW1), str(plan), "--domain", "elvish"], "unknown rendering 'elvish'"),
         (["planning", "validate", str(BW1)], "give PROBLEM and PLAN_FILE"),
     ]

@@ -112,7 +112,7 @@ def parse_prices(data: Any, source: str, *, block: bool = False) -> PriceTable |
 
 
 def _read(path: Path) -> Any:
-    from polaris.yamlfile import read_yaml
+    from polaris.userfiles import read_yaml
 
     return read_yaml(path, "price table")
 

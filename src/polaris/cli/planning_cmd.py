@@ -18,17 +18,6 @@ planning_app = typer.Typer(
 app.add_typer(planning_app, name="planning")
 
 
-def _read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolarisError(f"{what} {path} does not exist") from None
-    except OSError as exc:
-        raise PolarisError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise PolarisError(f"{path}: not valid UTF-8") from None
-
-
 @planning_app.command("generate")
 def generate_cmd(
     out: Path = typer.Option(..., "--out", help="Directory for instance-N.pddl, generated_domain.pddl and index.jsonl."),
@@ -208,7 +197,9 @@ def validate_cmd(
         return
     if problem is None or plan_file is None:
         raise PolarisError("give PROBLEM and PLAN_FILE, or --batch FILE.jsonl")
-    result = checker.check(problem, _read_text(plan_file, "plan file"), domain, strict)
+    from polaris.userfiles import read_text
+
+    result = checker.check(problem, read_text(plan_file, "plan file"), domain, strict)
     print(json.dumps(result) if json_out else _human(result, lines=True))
     if not result["valid"]:
         raise typer.Exit(1)

@@ -262,7 +262,7 @@ def _pydantic_loc(loc: Sequence[Any]) -> list[Any]:
 
 def read_yaml(path: Path) -> tuple[Any, Any]:
     """(data, node tree) of an experiment file; syntax errors are one line with the position."""
-    from polaris.yamlfile import read_yaml as read
+    from polaris.userfiles import read_yaml as read
 
     data, root = read(path, "experiment file", nodes=True)
     if not isinstance(data, dict):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from polaris.errors import PolarisError
+from polaris.userfiles import read_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +101,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _text(path: Path, name: str, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise PolarisError(f"{name}: not {what} file (not UTF-8 text)") from None
-    except OSError as exc:
-        raise PolarisError(f"cannot read {name}: {exc.strerror}") from None
+    return read_text(path, f"{what} file", shown=name)
 
 
 def load_json(path: Path, name: str, what: str) -> Any:

@@ -36,6 +36,7 @@ from polaris.models.base import (
     RequestFailed,
 )
 from polaris.models.liveness import Flight, Live, Watchdog
+from polaris.models.logprobs import echoed_scores
 from polaris.models.responses import BadResponse, Stream, clean_text, completion, load_json, sse_events
 from polaris.models.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
 from polaris.models.urls import normalize_base_url, public_url, split_base_url  # noqa: F401 - re-exported
@@ -354,7 +355,7 @@ class OpenAIBackend:
         body = {"model": self.model, "prompt": [req.context + c for c in req.continuations], "max_tokens": 1,
                 "temperature": 0, "echo": True, "logprobs": 1}
         try:
-            result, latency, attempts = await self._post("/completions", body, lambda d: self._scores(d, req))
+            result, latency, attempts = await self._post("/completions", body, lambda d: echoed_scores(d, req, self._no_echo))
         except RequestFailed as exc:
             # Other refusals are the cell's business (runner: a permanent error on its first requests).
             if exc.status in (400, 422) and re.search(r"echo|logprob|must be a string", exc.detail, re.IGNORECASE):
@@ -363,54 +364,6 @@ class OpenAIBackend:
         result.latency, result.attempts = latency, attempts
         return result
 
-    def _scores(self, data: Any, req: LoglikRequest) -> LoglikResult:
-        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
-            raise BadResponse("no choices in the response")
-        by_index = {c.get("index", i): c for i, c in enumerate(data["choices"]) if isinstance(c, dict)}
-        result = LoglikResult([], [], [])
-        for i, cont in enumerate(req.continuations):
-            lp = (by_index.get(i) or {}).get("logprobs")
-            if not isinstance(lp, dict) or not isinstance(lp.get("tokens"), list) \
-                    or not isinstance(lp.get("token_logprobs"), list):
-                raise NotSupported(self._no_echo())
-            try:
-                score, count, greedy = continuation_logprob(lp, len(req.context), len(req.context) + len(cont))
-            except (TypeError, ValueError, KeyError, IndexError) as exc:
-                raise BadResponse(f"malformed logprobs: {exc}") from None
-            result.logprobs.append(score)
-            result.tokens.append(count)
-            result.greedy.append(greedy)
-        return result
-
     def _no_echo(self) -> str:
         return (f"{self.name} at {self.url} does not return prompt log-probabilities (/completions with a list of"
                 f" prompts, echo and logprobs); --scoring loglik needs a server that does, such as vLLM")
-
-
-def continuation_logprob(lp: dict[str, Any], start: int, end: int) -> tuple[float, int, bool]:
-    """(summed log-prob, token count, all tokens greedy) of the echoed tokens covering characters
-    [start, end) of the prompt. A token straddling `start` counts: it carries the option's first
-    characters. Offsets come from `text_offset`, else from the token strings' lengths."""
-    tokens, logprobs = lp["tokens"], lp["token_logprobs"]
-    offsets = lp.get("text_offset")
-    if not isinstance(offsets, list) or len(offsets) != len(tokens):
-        offsets, at = [], 0
-        for t in tokens:
-            offsets.append(at)
-            at += len(t)
-    top = lp.get("top_logprobs") if isinstance(lp.get("top_logprobs"), list) else None
-    total, count, greedy = 0.0, 0, True
-    for i, (tok, off) in enumerate(zip(tokens, offsets)):
-        if off >= end or off + len(tok) <= start:
-            continue
-        if logprobs[i] is None:
-            raise ValueError(f"token {i} has no log-prob")
-        total += float(logprobs[i])
-        count += 1
-        alts = top[i] if top is not None and i < len(top) else None
-        greedy = greedy and isinstance(alts, dict) and bool(alts) and max(alts, key=alts.get) == tok
-    if count == 0:
-        raise ValueError(f"no tokens cover characters {start}-{end}")
-    if not math.isfinite(total):
-        raise ValueError(f"log-prob {total} is not finite")
-    return total, count, greedy

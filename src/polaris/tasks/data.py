@@ -16,6 +16,7 @@ from typing import Any
 
 from polaris.config import data_dir
 from polaris.errors import PolarisError
+from polaris.userfiles import read_text as user_text
 
 
 def data_file(dataset: str, relpath: str) -> Path:
@@ -30,18 +31,6 @@ def data_file(dataset: str, relpath: str) -> Path:
     return path
 
 
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PolarisError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise PolarisError(f"{path}:{line}: not valid UTF-8 (byte {exc.start})") from None
-
-
 def read_jsonl(path: Path, required: Sequence[str] = (), limit: int | None = None) -> list[dict[str, Any]]:
     """Rows of a JSON Lines file (the first `limit` rows only, if given)."""
     return [row for _, row in numbered_jsonl(path, required, limit)]
@@ -51,7 +40,7 @@ def numbered_jsonl(path: Path, required: Sequence[str] = (),
                    limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
     """Like `read_jsonl`, each row with its line number (for errors about a row's fields)."""
     rows: list[tuple[int, dict[str, Any]]] = []
-    for n, line in enumerate(_read_text(path).splitlines(), 1):
+    for n, line in enumerate(read_text(path).splitlines(), 1):
         if limit is not None and len(rows) >= limit:
             break
         if not line.strip():
@@ -71,14 +60,14 @@ def numbered_jsonl(path: Path, required: Sequence[str] = (),
 
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(_read_text(path))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise PolarisError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
 
 
 def read_csv(path: Path, columns: int) -> list[list[str]]:
     """Headerless CSV rows with exactly `columns` fields (quoted newlines allowed)."""
-    text = _read_text(path)
+    text = read_text(path)
     rows = []
     # Not str.splitlines: it also breaks at U+0085 and U+2028, which occur inside MMLU questions.
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -97,7 +86,7 @@ def read_csv(path: Path, columns: int) -> list[list[str]]:
 
 
 def read_text(path: Path) -> str:
-    return _read_text(path)
+    return user_text(path, "data file")
 
 
 def files_hash(paths: Iterable[Path]) -> str:
