@@ -149,7 +149,7 @@ def _draw_curve(ax: Any, c: Curve, colour: str, scale: float) -> None:
     lo_m, hi_m = metric_range(m)
     for x, y, se, s in zip(c.x, c.y, c.se, area):
         low, high = max(y - Z95 * se, lo_m), min(y + Z95 * se, hi_m)
-        ax.errorbar([x], [y * scale], yerr=[[(y - low) * scale], [(high - y) * scale]], fmt="none",
+        ax.errorbar([x], [y * scale], yerr=[[max(0.0, y - low) * scale], [max(0.0, high - y) * scale]], fmt="none",
                     ecolor=colour, elinewidth=1, capsize=2.5, alpha=0.9)
         ax.scatter([x], [y * scale], s=s, color=colour, edgecolors="white", linewidths=0.6, zorder=3)
     if c.baseline is not None:

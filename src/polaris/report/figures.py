@@ -57,7 +57,7 @@ def forest(rows: Sequence[dict[str, Any]]) -> Any:
         for i, r in enumerate(shown):
             y = len(shown) - 1 - i
             sig = r.get("p_holm") is not None and r["p_holm"] < 0.05
-            ax.errorbar([100 * r["delta"]], [y], xerr=[[100 * (r["delta"] - r["low"])], [100 * (r["high"] - r["delta"])]],
+            ax.errorbar([100 * r["delta"]], [y], xerr=[[100 * max(0.0, r["delta"] - r["low"])], [100 * max(0.0, r["high"] - r["delta"])]],
                         fmt="o", color="C3" if sig else "C0", mfc="C3" if sig else "white", capsize=3)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(range(len(shown)))
@@ -74,14 +74,17 @@ def accuracy(cells: Sequence[Any], most: int = 40) -> Any:
     store has neither sizes nor contrasts); at most `most` runs."""
     plt = _plt()
     tasks = sorted({c.task for c in cells})
-    shown = sorted(cells, key=lambda c: (tasks.index(c.task), -(c.accuracy or 0.0)))[:most]
+    shown = sorted((c for c in cells if c.accuracy is not None),
+                   key=lambda c: (tasks.index(c.task), -(c.accuracy or 0.0)))[:most]
     many = len(tasks) > 1
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.28 * max(1, len(shown))))
         for i, c in enumerate(shown):
             y = len(shown) - 1 - i
             lo, hi = c.summary.get("ci95") or (c.accuracy, c.accuracy)
-            ax.errorbar([100 * c.accuracy], [y], xerr=[[100 * (c.accuracy - lo)], [100 * (hi - c.accuracy)]], fmt="o",
+            # A CI bound can sit a rounding error past the estimate (100% of items right): never a negative arm.
+            arms = [[100 * max(0.0, c.accuracy - lo)], [100 * max(0.0, hi - c.accuracy)]]
+            ax.errorbar([100 * c.accuracy], [y], xerr=arms, fmt="o",
                         color=f"C{tasks.index(c.task) % 10}", capsize=3, ms=4)
         ax.set_yticks(range(len(shown)))
         ax.set_yticklabels([_short((f"{task_title(c.task)} · " if many else "") + f"{c.model} · {c.prompt} · {c.strategy}", 70)
