@@ -2,7 +2,7 @@
 
   faults   a server with 5% HTTP 500, 5% 429, 2% garbage (1% malformed JSON, 1% malformed responses of
            the other kinds) and 1% hung requests (no answer for 10 minutes): the accuracy must equal a
-           clean run's exactly, with 0 errors; the time shows how fast hangs are caught (--stall-timeout 30)
+           clean run's exactly, with 0 errors; the time shows how fast hangs are caught (-M stall-timeout=30)
   kills    three SIGKILLs at random moments, then a resume: requests sent more than once must be at most
            the requests in flight at each kill (--concurrency)
   two      two identical runs at once on one store: every request sent exactly once (store leases)
@@ -85,7 +85,7 @@ def main() -> None:
         res, t_flaky = _run(flaky.base_url, tmp / "flaky.db")
         served = dict(flaky.faults_served)
     same = _answers(tmp / "flaky.db") == _answers(tmp / "clean.db")
-    rows.append(("faults (defaults: --timeout 600, --stall-timeout 30)", t_flaky,
+    rows.append(("faults (defaults: -M timeout=600, -M stall-timeout=30)", t_flaky,
                  f"accuracy {res['accuracy']:.4f} (clean {ref['accuracy']:.4f}), items identical: {same}, errors"
                  f" {res['errors']}, retries {res['retries']}; served {sum(served.values())} faults"
                  f" ({', '.join(f'{k} {v}' for k, v in sorted(served.items()))})"))

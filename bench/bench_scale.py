@@ -2,7 +2,7 @@
 
 Full GSM8K 8-shot CoT (1319 requests) against the fake server, whole-process timings (median of 3):
   local executor, 64 in flight                          the reference
-  --executor ray --ray-address (a running 2-CPU Ray)    1 worker x 64, and 2 workers x 32 in flight
+  --executor ray -M ray-address= (a running 2-CPU Ray)    1 worker x 64, and 2 workers x 32 in flight
   --executor ray, no address                            the command starts (and stops) its own Ray
   the same with 0.2 s server latency                    floor: ceil(1319/64) x 0.2 s
   fully cached re-run, local and ray                    0 requests; ray needs no cluster for it
@@ -82,7 +82,7 @@ def main() -> None:
         runs = sorted(fn() for _ in range(3))
         return runs[1][0], max(r[1] for r in runs)
 
-    ray_addr = ["--executor", "ray", "--ray-address", address]
+    ray_addr = ["--executor", "ray", "-M", f"ray-address={address}"]
     try:
         server, url = start_server(0.0)
         try:
@@ -90,12 +90,12 @@ def main() -> None:
             local, local_rss = median3(lambda: polaris(url, "--concurrency", str(CONCURRENCY)))
             rows.append(("local executor, 64 in flight", local, local_rss, "reference"))
             sampler = WorkerRSS()
-            one, one_rss = median3(lambda: polaris(url, "--concurrency", "64", *ray_addr, "--ray-workers", "1"))
-            two, two_rss = median3(lambda: polaris(url, "--concurrency", "32", *ray_addr, "--ray-workers", "2"))
+            one, one_rss = median3(lambda: polaris(url, "--concurrency", "64", *ray_addr, "-M", "ray-workers=1"))
+            two, two_rss = median3(lambda: polaris(url, "--concurrency", "32", *ray_addr, "-M", "ray-workers=2"))
             worker_rss = sampler.stop()
             rows.append(("ray, running cluster, 1 worker x 64", one, one_rss, f"+{one - local:.2f} s vs local"))
             rows.append(("ray, running cluster, 2 workers x 32", two, two_rss, f"+{two - local:.2f} s vs local"))
-            own, own_rss = polaris(url, "--concurrency", "32", "--executor", "ray", "--ray-workers", "2")
+            own, own_rss = polaris(url, "--concurrency", "32", "--executor", "ray", "-M", "ray-workers=2")
             rows.append(("ray, starting its own Ray (no address), 2 x 32", own, own_rss, f"+{own - local:.2f} s vs local"))
             for name in ("cached", "mmlu-local", "mmlu-ray"):
                 for suffix in ("", "-wal", "-shm"):
@@ -112,7 +112,7 @@ def main() -> None:
             t, rss = polaris(url, "--concurrency", "64", store=OUT / "mmlu-local.db", **(mmlu | {"expect": 0}))
             rows.append(("full MMLU, fully cached re-run, local", t, rss, "0 requests"))
             sampler = WorkerRSS()
-            t, rss = polaris(url, "--concurrency", "32", *ray_addr, "--ray-workers", "2", store=OUT / "mmlu-ray.db", **mmlu)
+            t, rss = polaris(url, "--concurrency", "32", *ray_addr, "-M", "ray-workers=2", store=OUT / "mmlu-ray.db", **mmlu)
             worker_rss = max(worker_rss, sampler.stop())
             rows.append(("full MMLU, ray, 2 workers x 32", t, rss, ""))
         finally:
@@ -121,7 +121,7 @@ def main() -> None:
         try:
             floor = math.ceil(N_ITEMS / CONCURRENCY) * 0.2
             slow_local, slow_rss = polaris(url, "--concurrency", "64")
-            slow_ray, slow_ray_rss = polaris(url, "--concurrency", "32", *ray_addr, "--ray-workers", "2")
+            slow_ray, slow_ray_rss = polaris(url, "--concurrency", "32", *ray_addr, "-M", "ray-workers=2")
             rows.append(("0.2 s latency, local, 64 in flight", slow_local, slow_rss, f"floor {floor:.1f} s (x{slow_local / floor:.2f})"))
             rows.append(("0.2 s latency, ray, 2 workers x 32", slow_ray, slow_ray_rss, f"floor {floor:.1f} s (x{slow_ray / floor:.2f})"))
         finally:

@@ -13,6 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Tables fit $COLUMNS (cli/tables.py). pytest-xdist's workers export COLUMNS=80 and a developer's shell may
+# export its own: the CLI in a subprocess sees no terminal width unless a test sets one (the width tests).
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 
 def _shared() -> Path | None:

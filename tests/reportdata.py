@@ -53,7 +53,7 @@ def build_store(root: Path) -> dict[str, Any]:
     planner = Planner("blocksworld", lambda i: alternating(i % 4), instances=4)
     with FakeOpenAI(Policy(respond=planner)) as server:
         proc = polaris("run", "-m", "openai/fake-planner", "--base-url", server.base_url, "--store", str(store),
-                       "--no-progress", "--task", "blocksworld", "--instances", "4", "--verifier-rounds", "2", env=env)
+                       "--no-progress", "--task", "blocksworld", "-T", "instances=4", "-T", "verifier-rounds=2", env=env)
         assert proc.returncode == 0, proc.stderr
     add_hostile_run(store)
     add_planning_run(store)

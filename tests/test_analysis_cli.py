@@ -92,6 +92,24 @@ def test_tables_and_figure(family, tmp_path):
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and fig.stat().st_size > 10_000
 
 
+@pytest.mark.parametrize("width", (80, 120))
+def test_tables_fit_the_terminal(family, width):
+    """One models table per curve; below 100 columns the means go without their intervals (said under
+    the table) rather than wrapping every row over three lines."""
+    from termcheck import check
+
+    proc = polaris("analyze", "scaling", "--task", SUBJECT, "--store", str(family["stores"]["jump"]), "--models",
+                   str(family["yaml"]), env=cli_env(POLARIS_DATA_DIR=str(family["data"]), COLUMNS=str(width)))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    check(out, width, ["model", "params", "exact match %", "chance %", "metric", "line", "logistic", "verdict"])
+    row = next(line for line in out.splitlines() if "openai/syn-6" in line)
+    if width == 80:
+        assert "[" not in row and "left out at 80 columns: 95% CIs" in " ".join(out.split()), out
+    else:
+        assert "[" in row and "95% CIs" not in out.split("Fits against")[0].split("per model")[1], out
+
+
 def test_missing_metadata_is_one_line_naming_the_model(family, tmp_path):
     partial = tmp_path / "models.yaml"
     partial.write_text("\n".join(family["yaml"].read_text().splitlines()[:-1]) + "\n")  # syn-6 left out
@@ -236,3 +254,17 @@ def test_log_prob_metrics_from_stored_option_scores(tmp_path, monkeypatch):
     assert rows["brier"]["above_baseline"] is True  # lower Brier than a uniform guess: better, tested one-sided
     assert rows["logprob"]["above_baseline"] is None  # no chance level for a raw log-prob
     assert set(rows["exact"]["metric_sensitivity"]) == {"logprob", "prob", "brier"}
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_tables_fit_the_terminal(family, width):
+    from termcheck import check
+
+    proc = polaris("analyze", "scaling", "--task", SUBJECT, "--store", str(family["stores"]["jump"]), "--models",
+                   str(family["yaml"]), env=cli_env(POLARIS_DATA_DIR=str(family["data"]), COLUMNS=str(width)))
+    assert proc.returncode == 0, proc.stderr
+    check(proc.stdout, width, ["curve", "model", "params", "chance %", "metric", "line", "logistic",
+                               "onset (logistic x0)", "broken power law", "best BIC", "above chance (p)",
+                               "largest: observed vs predicted", "z", "verdict", "B", "line R²",
+                               "B(exact) - B(metric)"])
+    assert "openai/syn-6" in proc.stdout and "emergent" in proc.stdout

@@ -118,7 +118,7 @@ CASES = {
     "store is another sqlite db": (lambda w: ["run", "-m", "baseline/gold", "--store", str(w["root"] / "other.db")],
                                    None, "not a Polaris store"),
     "rescore missing store": (lambda w: ["rescore", "--store", str(w["root"] / "nothing" / "x.db")], None,
-                              "cannot create store"),
+                              "no Polaris store at"),  # rescore reads a store; it never creates one
     "truncated JSONL line": (lambda w: run_args(w), "truncated_jsonl", "test.jsonl:2: malformed JSON"),
     "truncated CSV file": (lambda w: run_args(w, "--task", "mmlu/anatomy", "--prompt", "zeroshot-cot"),
                            "truncated_csv", "anatomy_test.csv:2: expected 6 fields, found 3"),
@@ -130,9 +130,9 @@ CASES = {
                                         "is not an OpenAI-compatible server"),
     "401 from the server": (lambda w: run_args(w, server="locked"), None, "refused the API key (HTTP 401)"),
     "unknown executor": (lambda w: run_args(w, "--executor", "spark"), None, "unknown --executor 'spark'"),
-    "ray option without ray": (lambda w: run_args(w, "--ray-workers", "2"), None, "need --executor ray"),
+    "ray option without ray": (lambda w: run_args(w, "-M", "ray-workers=2"), None, "-M ray-workers needs --executor ray"),
     # Work to do (a cell not in the store), so the executor has to reach the cluster.
-    "unreachable Ray cluster": (lambda w: run_args(w, "--executor", "ray", "--ray-address", "127.0.0.1:9", "--prompt",
+    "unreachable Ray cluster": (lambda w: run_args(w, "--executor", "ray", "-M", "ray-address=127.0.0.1:9", "--prompt",
                                                    "zeroshot-cot"), None,
                                 "cannot reach the Ray cluster at 127.0.0.1:9" if importlib.util.find_spec("ray")
                                 else "--executor ray needs Ray"),

@@ -36,7 +36,7 @@ def test_malformed_responses_are_retried_to_the_clean_answers(data20, tmp_path, 
         ref = json.loads(_run(clean.base_url, tmp_path / "clean.db", data20).stdout)["results"][0]
     faults = {kind: 0.06 for kind in BAD}
     with FakeOpenAI(Policy(answers=answers, wrong_every=3, faults=faults, stream=stream)) as server:
-        proc = _run(server.base_url, tmp_path / "s.db", data20, "--backoff", "0.01", "--max-attempts", "30")
+        proc = _run(server.base_url, tmp_path / "s.db", data20, "-M", "backoff=0.01", "-M", "max-attempts=30")
         served = dict(server.faults_served)
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout)["results"][0]
@@ -53,13 +53,13 @@ def test_malformed_responses_are_retried_to_the_clean_answers(data20, tmp_path, 
 ])
 def test_a_server_that_always_answers_malformed_gives_errors_with_the_reason(data20, tmp_path, kind, reason):
     with FakeOpenAI(Policy(answers=answers_for("gsm8k"), faults={kind: 1.0})) as server:
-        proc = _run(server.base_url, tmp_path / "s.db", data20, "--limit", "5", "--max-attempts", "2",
-                    "--backoff", "0.01")
+        proc = _run(server.base_url, tmp_path / "s.db", data20, "--limit", "5", "-M", "max-attempts=2",
+                    "-M", "backoff=0.01")
     assert proc.returncode == 4, proc.stderr  # items in error: exit code 4, after the summary by reason
     res = json.loads(proc.stdout)["results"][0]
     assert res["errors"] == 5 and res["scored"] == 0 and res["accuracy"] is None  # errors, not wrong answers
     assert reason in res["error_reasons"][0]["example"] and reason in proc.stderr
-    assert "5 item(s) failed after retries" in proc.stderr
+    assert "5 items failed after retries" in proc.stderr
     db = sqlite3.connect(tmp_path / "s.db")
     assert db.execute("SELECT COUNT(*) FROM results WHERE error IS NOT NULL AND correct IS NULL").fetchone()[0] == 5
     assert db.execute("SELECT COUNT(*) FROM calls WHERE ok = 0 AND attempts = 2").fetchone()[0] == 5
@@ -132,7 +132,7 @@ def test_raw_garbage_from_a_socket_never_crashes_the_run(data20, tmp_path):
 
     sock, url = _raw_server(respond)
     try:
-        proc = _run(url, tmp_path / "s.db", data20, "--limit", "6", "--max-attempts", "3", "--backoff", "0.01",
+        proc = _run(url, tmp_path / "s.db", data20, "--limit", "6", "-M", "max-attempts=3", "-M", "backoff=0.01",
                     model="openai/m")
     finally:
         sock.close()
@@ -150,7 +150,7 @@ def test_hung_and_stalled_requests_are_resent_long_before_the_timeout(data20, tm
     answers = answers_for("gsm8k")
     policy = Policy(answers=answers, faults={"hang": 0.1, "stall": 0.1}, hang_seconds=60)
     with FakeOpenAI(policy) as server:
-        proc = _run(server.base_url, tmp_path / "s.db", data20, "--stall-timeout", "2", "--timeout", "600")
+        proc = _run(server.base_url, tmp_path / "s.db", data20, "-M", "stall-timeout=2", "-M", "timeout=600")
         log = list(server.attempt_log)
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout)["results"][0]
@@ -166,7 +166,7 @@ def test_a_server_that_does_not_stream_falls_back_to_the_timeout(data20, tmp_pat
     answers = answers_for("gsm8k")
     # Faults are seeded by request: at 0.3 some of the 20 requests hang whatever the prompts are.
     with FakeOpenAI(Policy(answers=answers, stream=False, faults={"hang": 0.3}, hang_seconds=30)) as server:
-        proc = _run(server.base_url, tmp_path / "s.db", data20, "--timeout", "2")
+        proc = _run(server.base_url, tmp_path / "s.db", data20, "-M", "timeout=2")
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout)["results"][0]
     assert res["accuracy"] == 1.0 and res["retries"] > 0

@@ -36,7 +36,7 @@ def test_back_prompting_until_valid(tmp_path, task):
     store = tmp_path / "s.db"
     with FakeOpenAI(Policy(respond=planner)) as server:
         res = run(store, "-m", "openai/fake-model", "--base-url", server.base_url, "--task", task,
-                  "--instances", "4", "--verifier-rounds", "2")
+                  "-T", "instances=4", "-T", "verifier-rounds=2")
     m = res["planning"]["modulo"]
     assert res["n"] == 12 and res["accuracy"] == pytest.approx(9 / 12)
     assert [r["round"] for r in m["success_at"]] == [0, 1, 2]
@@ -69,7 +69,7 @@ def test_feedback_is_about_the_plan_the_model_meant(tmp_path):
     store = tmp_path / "s.db"
     with FakeOpenAI(Policy(respond=planner)) as server:
         res = run(store, "-m", "openai/fake-model", "--base-url", server.base_url, "--task", "blocksworld",
-                  "--instances", "2", "--verifier-rounds", "2")
+                  "-T", "instances=2", "-T", "verifier-rounds=2")
     assert res["accuracy"] == 1.0
     put_down = planner.rendering.vocab.nl_actions["put-down"].split("{}")[0].strip()
     for _, turn, text in planner.feedback:
@@ -87,10 +87,10 @@ def test_feedback_levels_and_plain_runs_share_the_first_round(tmp_path):
     planner = Planner("blocksworld", lambda i: alternating(i % 3), instances=2)
     store = tmp_path / "s.db"
     with FakeOpenAI(Policy(respond=planner)) as server:
-        base = ["-m", "openai/fake-model", "--base-url", server.base_url, "--task", "blocksworld", "--instances", "2"]
+        base = ["-m", "openai/fake-model", "--base-url", server.base_url, "--task", "blocksworld", "-T", "instances=2"]
         plain = run(store, *base)
         assert plain["requests_sent"] == 6 and "modulo" not in plain["planning"]
-        binary = run(store, *base, "--verifier-rounds", "1", "--feedback", "binary")
+        binary = run(store, *base, "-T", "verifier-rounds=1", "-T", "feedback=binary")
         assert binary["cached"] == 6  # round 0 is the plain run's request, served from the store
         assert binary["accuracy"] == pytest.approx(4 / 6) and binary["run_id"] != plain["run_id"]
     assert {t for _, _, t in planner.feedback} == {"The above plan is invalid." + ASK_NL}
@@ -101,7 +101,7 @@ def test_completions_api_with_pddl_prompts(tmp_path):
     store = tmp_path / "s.db"
     with FakeOpenAI(Policy(respond=planner)) as server:
         res = run(store, "-m", "openai/fake-model", "--base-url", server.base_url, "--api", "completions",
-                  "--task", "blocksworld/pddl", "--instances", "2", "--verifier-rounds", "1", "-p", "zero-shot")
+                  "--task", "blocksworld/pddl", "-T", "instances=2", "-T", "verifier-rounds=1", "-p", "zero-shot")
         bodies = list(server.bodies)
     assert res["accuracy"] == 1.0 and res["requests_sent"] == 9
     assert [r["mean"] for r in res["planning"]["modulo"]["success_at"]] == pytest.approx([0.5, 1.0])
@@ -118,7 +118,7 @@ def test_rescore_reproduces_a_modulo_run_from_the_store(tmp_path):
     store = tmp_path / "s.db"
     with FakeOpenAI(Policy(respond=planner)) as server:
         res = run(store, "-m", "openai/fake-model", "--base-url", server.base_url, "--task", "blocksworld/mystery",
-                  "--instances", "3", "--verifier-rounds", "3", "--feedback", "all")
+                  "-T", "instances=3", "-T", "verifier-rounds=3", "-T", "feedback=all")
         before = results(store)
         proc = polaris("rescore", "--store", str(store), "--json", env=cli_env())
         assert proc.returncode == 0, proc.stderr
@@ -136,19 +136,19 @@ def test_sigkill_mid_modulo_resends_only_missing_rounds(tmp_path):
     concurrency = 4
     with FakeOpenAI(Policy(respond=planner, latency=0.03)) as server:
         args = [sys.executable, "-m", "polaris", "run", "-m", "openai/fake-model", "--base-url", server.base_url,
-                "--task", "blocksworld", "--instances", "10", "--verifier-rounds", "3", "--store", str(store),
+                "--task", "blocksworld", "-T", "instances=10", "-T", "verifier-rounds=3", "--store", str(store),
                 "--concurrency", str(concurrency), "--json", "--no-progress"]
         kills = kill_at(args, cli_env(), store, [8, 25, 45])
         assert kills >= 2
         stored = stored_samples(store)
         sent_before = server.hits["chat"]
         final = run(store, "-m", "openai/fake-model", "--base-url", server.base_url, "--task", "blocksworld",
-                    "--instances", "10", "--verifier-rounds", "3", "--concurrency", str(concurrency))
+                    "-T", "instances=10", "-T", "verifier-rounds=3", "--concurrency", str(concurrency))
         assert final["requests_sent"] == server.hits["chat"] - sent_before == expected - stored
         assert server.hits["chat"] <= expected + kills * concurrency
         clean = tmp_path / "clean.db"
         ref = run(clean, "-m", "openai/fake-model", "--base-url", server.base_url, "--task", "blocksworld",
-                  "--instances", "10", "--verifier-rounds", "3")
+                  "-T", "instances=10", "-T", "verifier-rounds=3")
     assert final["planning"] == ref["planning"] and final["accuracy"] == ref["accuracy"]
     assert results(store) == results(clean)
     assert stored_samples(store) == expected

@@ -52,7 +52,7 @@ def test_one_shot_example_is_the_previous_instance():
 
 @pytest.mark.parametrize("api", ["chat", "completions"])
 def test_gold_is_perfect_in_every_domain_and_format(tmp_path, api):
-    args = ["-m", "baseline/gold", "--api", api, "--instances", "3"]
+    args = ["-m", "baseline/gold", "--api", api, "-T", "instances=3"]
     args += [a for t in ALL for a in ("--task", t)] + [a for f in FORMATS for a in ("-p", f)]
     results = run(tmp_path / "s.db", *args)
     assert len(results) == len(ALL) * len(FORMATS)
@@ -66,7 +66,7 @@ def test_gold_is_perfect_in_every_domain_and_format(tmp_path, api):
 
 def test_random_baseline_is_near_zero(tmp_path):
     results = run(tmp_path / "s.db", "-m", "baseline/random", "--task", "blocksworld", "--task",
-                  "blocksworld/mystery", "--instances", "20")
+                  "blocksworld/mystery", "-T", "instances=20")
     for res in results:
         p = res["planning"]
         assert res["n"] == 60 and res["extracted"] == 1.0
@@ -82,7 +82,7 @@ def test_fake_model_metrics_are_exact(tmp_path, task):
     store = tmp_path / "s.db"
     with FakeOpenAI(Policy(respond=planner)) as server:
         [res] = run(store, "-m", "openai/fake-model", "--base-url", server.base_url, "--task", task,
-                    "--instances", "4", "-p", "zero-shot")
+                    "-T", "instances=4", "-p", "zero-shot")
     p = res["planning"]
     n = 12
     inexec = sum(1 for i in range(n) if i % 4 == 0)
@@ -117,7 +117,7 @@ def test_prose_and_parse_failures_are_categorised(tmp_path):
     store = tmp_path / "s.db"
     with FakeOpenAI(Policy(respond=respond)) as server:
         [res] = run(store, "-m", "openai/fake-model", "--base-url", server.base_url, "--task", "blocksworld",
-                    "--instances", "1", "--concurrency", "1")
+                    "-T", "instances=1", "--concurrency", "1")
     kinds = sorted(d["detail"]["kind"] or "" for d in details(store).values())
     assert kinds == ["no-plan", "unknown-object", "unreadable-action"]
     assert res["extracted"] == pytest.approx(2 / 3) and res["accuracy"] == 0.0
@@ -128,7 +128,7 @@ def test_prose_and_parse_failures_are_categorised(tmp_path):
 
 def test_planbench_instance_files(tmp_path):
     res = run(tmp_path / "s.db", "-m", "baseline/gold", "--task", "blocksworld", "--task", "blocksworld/mystery",
-              "--instances-dir", str(DATA / "blocksworld"))
+              "-T", "instances-dir=" + str(DATA / "blocksworld"))
     assert all(r["accuracy"] == 1.0 and r["n"] == 3 for r in res)
     task = make_task("blocksworld", instances_dir=str(DATA / "blocksworld"))
     items = list(task.dataset.load())
@@ -136,41 +136,44 @@ def test_planbench_instance_files(tmp_path):
     assert items[0].meta["example"]["problem"] == items[2].meta["problem"]  # the first takes the last file
     assert items[1].meta["example"]["problem"] == items[0].meta["problem"]
     # Mystery files with their domain file load as they are.
-    [mres] = run(tmp_path / "m.db", "-m", "baseline/gold", "--task", "blocksworld/mystery", "--instances-dir",
-                 str(DATA / "mystery"), "-p", "zero-shot")
+    [mres] = run(tmp_path / "m.db", "-m", "baseline/gold", "--task", "blocksworld/mystery", "-T",
+                 "instances-dir=" + str(DATA / "mystery"), "-p", "zero-shot")
     assert mres["n"] == 2 and mres["accuracy"] == 1.0
 
 
 def test_explicit_defaults_name_the_same_cell(tmp_path):
     store = tmp_path / "s.db"
-    [a] = run(store, "-m", "baseline/gold", "--task", "blocksworld", "--instances", "2")
-    [b] = run(store, "-m", "baseline/gold", "--task", "blocksworld", "--instances", "2", "--blocks", "3,4,5",
-              "--instance-seed", "0", "--verifier-rounds", "0", "--feedback", "first")
+    [a] = run(store, "-m", "baseline/gold", "--task", "blocksworld", "-T", "instances=2")
+    [b] = run(store, "-m", "baseline/gold", "--task", "blocksworld", "-T", "instances=2", "-T", "blocks=3,4,5",
+              "-T", "instance-seed=0", "-T", "verifier-rounds=0", "-T", "feedback=first")
     assert a["run_id"] == b["run_id"] and b["requests_sent"] == 0
     # What differs from the defaults names the cell.
-    assert _task_options("blocksworld", {"instance_seed": 1, "blocks": "4"}) == \
-        ("one-shot", (("blocks", "4"), ("instance_seed", 1)))
+    assert _task_options("blocksworld", {"instance-seed": "1", "blocks": "4"}) == \
+        ("one-shot", (("blocks", "4"), ("instance_seed", 1)), None)
 
 
 def _bad(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     return {
-        "option on a non-planning task": (["--task", "gsm8k", "--blocks", "3"], "--blocks does not apply to task 'gsm8k'"),
-        "bad block counts": (["--blocks", "3-x"], "--blocks '3-x'"),
-        "no instances": (["--instances", "0"], "--instances must be at least 1"),
-        "too many 3-block problems": (["--blocks", "3", "--instances", "200"], "too many for 3 blocks"),
-        "feedback without rounds": (["--feedback", "all"], "--feedback needs --verifier-rounds"),
-        "unknown feedback": (["--verifier-rounds", "2", "--feedback", "some"], "--feedback 'some'"),
-        "negative rounds": (["--verifier-rounds", "-1"], "--verifier-rounds must be at least 0"),
-        "missing directory": (["--instances-dir", str(tmp_path / "nope")], "no such directory"),
-        "empty directory": (["--instances-dir", str(tmp_path)], "no instance-N.pddl files"),
-        "one-shot from a single file": (["--instances-dir", str(tmp_path / "one")], "needs a second instance"),
-        "seed with a directory": (["--instances-dir", str(DATA / "blocksworld"), "--instance-seed", "3"],
-                                  "--instance-seed has no effect"),
-        "obfuscation on plain blocksworld": (["--obfuscation", "words"], "has no option --obfuscation"),
-        "bad obfuscation": (["--task", "blocksworld/random", "--obfuscation", "emoji"], "--obfuscation 'emoji'"),
+        "option on a non-planning task": (["--task", "gsm8k", "-T", "blocks=3"], "-T blocks: task 'gsm8k' has no options"),
+        "bad block counts": (["-T", "blocks=3-x"], "-T blocks=3-x: expected a count"),
+        "no instances": (["-T", "instances=0"], "-T instances=0: must be at least 1"),
+        "too many 3-block problems": (["-T", "blocks=3", "-T", "instances=200"], "too many for 3 blocks"),
+        "feedback without rounds": (["-T", "feedback=all"], "-T feedback needs -T verifier-rounds"),
+        "unknown feedback": (["-T", "verifier-rounds=2", "-T", "feedback=some"], "-T feedback=some: choose from"),
+        "negative rounds": (["-T", "verifier-rounds=-1"], "-T verifier-rounds=-1: must be at least 0"),
+        "missing directory": (["-T", "instances-dir=" + str(tmp_path / "nope")], "no such directory"),
+        "empty directory": (["-T", "instances-dir=" + str(tmp_path)], "no instance-N.pddl files"),
+        "one-shot from a single file": (["-T", "instances-dir=" + str(tmp_path / "one")], "needs a second instance"),
+        "seed with a directory": (["-T", "instances-dir=" + str(DATA / "blocksworld"), "-T", "instance-seed=3"],
+                                  "-T instance-seed has no effect"),
+        "obfuscation on plain blocksworld": (["-T", "obfuscation=words"],
+                                             "task 'blocksworld' has no option 'obfuscation' (its options: blocks,"),
+        "bad obfuscation": (["--task", "blocksworld/random", "-T", "obfuscation=emoji"], "-T obfuscation=emoji:"),
+        "unknown option": (["-T", "block=3"], "no option 'block'"),
+        "not NAME=VALUE": (["-T", "blocks"], "-T 'blocks': expected NAME=VALUE"),
         "question-answer format": (["-p", "fewshot-cot"], "no prompt format 'fewshot-cot'"),
         "unknown variant": (["--task", "blocksworld/tetris"], "unknown task 'blocksworld/tetris'"),
-        "rounds with samples": (["--verifier-rounds", "2", "--samples", "3", "--temperature", "0.7"],
+        "rounds with samples": (["-T", "verifier-rounds=2", "--samples", "3", "--temperature", "0.7"],
                                 "one sample per item"),
     }
 

@@ -101,7 +101,7 @@ def test_a_server_that_ignores_the_budget_is_caught(data, keys, tmp_path):
         assert all(r["accuracy"] == 1.0 for r in doc["results"])  # it thought as long as it liked
         # Sent the way this server takes it, the budget holds: no warning.
         doc, err = _run(server, tmp_path / "t.db", "--thinking-budget", "64", "--thinking-budget", "256",
-                        "--max-tokens", "2048", "--budget-param", "custom_params")
+                        "--max-tokens", "2048", "-M", "budget-param=custom_params")
         assert doc["compute_checks"] == [] and "warning" not in err
         assert server.think.bodies[-1]["custom_params"] == {"thinking_budget": 256}
         assert "thinking_token_budget" not in server.think.bodies[-1]
@@ -293,9 +293,9 @@ def test_llm_modulo_rounds_and_plain_answers_share_one_compute_axis(tmp_path):
     planner = Planner("blocksworld", lambda i: alternating(i % 4), instances=4)
     store = tmp_path / "s.db"
     with FakeOpenAI(Policy(respond=planner)) as server:
-        for extra in (["--verifier-rounds", "2"], []):
+        for extra in (["-T", "verifier-rounds=2"], []):
             proc = polaris("run", "-m", "openai/fake-model", "--base-url", server.base_url, "-t", "blocksworld",
-                           "--instances", "4", "--store", str(store), "--json", "--no-progress", *extra)
+                           "-T", "instances=4", "--store", str(store), "--json", "--no-progress", *extra)
             assert proc.returncode == 0, proc.stderr
     doc = json.loads(polaris("analyze", "compute", "--json", "--store", str(store)).stdout)
     (curve,) = doc["curves"]

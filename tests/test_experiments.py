@@ -209,7 +209,7 @@ def test_status_shows_running_failed_and_tokens(tmp_path, tiny_data):
                   .replace("  - prompt: [fewshot-cot, zeroshot-cot]\n", ""))
     store = tmp_path / "s.db"
     with FakeOpenAI(Policy(answers=answers_for("gsm8k"), faults={"500": 1.0})) as broken:
-        proc = _exp(path, store, broken, "--max-attempts", "1")
+        proc = _exp(path, store, broken, "-M", "max-attempts=1")
     assert proc.returncode == 4 and "failed after retries" in proc.stderr and "HTTP 500" in proc.stderr
     exp = load_experiment(path)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -44,13 +44,13 @@ def test_fetch_gsm8k_then_run_on_it(shared_data, mirror, tmp_path):
     assert missing.returncode == 2 and "polaris data fetch gsm8k" in missing.stderr
     proc = polaris("data", "fetch", "gsm8k", "--mirror", url, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "3 file(s) downloaded" in proc.stdout  # the test and train files, and the default prompt's file
+    assert "3 files downloaded" in proc.stdout  # the test and train files, and the default prompt's file
     assert (dest / "gsm8k" / "test.jsonl").read_bytes() == (shared_data / "gsm8k" / "test.jsonl").read_bytes()
     prompt = "cot_hub_prompts/gsm8k/lib_prompt/prompt_original.txt"
     assert (dest / prompt).read_bytes() == (shared_data / prompt).read_bytes()
     assert not (dest / "cot_hub_prompts" / "MMLU").exists()  # only the hub file GSM8K's default reads
     again = polaris("data", "fetch", "gsm8k", "--mirror", url, env=env)
-    assert "0 file(s) downloaded" in again.stdout
+    assert "0 files downloaded" in again.stdout
     status = polaris("data", "status", env=env)
     assert "gsm8k            ready" in status.stdout and "mmlu             missing" in status.stdout
     run = polaris("run", "-m", "baseline/gold", "--store", str(tmp_path / "s.db"), "--limit", "5", "--json", env=env)

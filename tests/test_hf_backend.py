@@ -90,8 +90,8 @@ GEN = ("--api", "completions", "-p", "fewshot-direct", "--max-tokens", "12")
 def test_gsm8k_generation_is_transformers_greedy_cached_and_resumed(tiny, reference, data, tmp_path):
     tok, greedy, _ = reference
     store = tmp_path / "s.db"
-    first = _run(store, tiny, "-t", "gsm8k", "--limit", "2", "--batch-size", "4", "--device", "cpu",
-                 "--dtype", "float32", *GEN)
+    first = _run(store, tiny, "-t", "gsm8k", "--limit", "2", "-M", "batch-size=4", "-M", "device=cpu",
+                 "-M", "dtype=float32", *GEN)
     assert first["n"] == 2 and first["requests_sent"] == 2 and first["errors"] == 0
     resumed = _run(store, tiny, "-t", "gsm8k", *GEN)
     assert resumed["n"] == 6 and resumed["requests_sent"] == 4 and resumed["cached"] == 2
@@ -109,7 +109,7 @@ def test_mmlu_generation_and_loglik_through_one_store(tiny, reference, data, tmp
     store = tmp_path / "s.db"
     gen = _run(store, tiny, "-t", "mmlu/anatomy", "-p", "zeroshot-direct", "--api", "completions", "--max-tokens", "8")
     assert gen["n"] == 8 and gen["requests_sent"] == 8 and gen["strategy"] == "greedy+completions+max:8"
-    ll = _run(store, tiny, "-t", "mmlu/anatomy", "--scoring", "loglik", "--batch-size", "8")
+    ll = _run(store, tiny, "-t", "mmlu/anatomy", "--scoring", "loglik", "-M", "batch-size=8")
     assert ll["n"] == 8 and ll["requests_sent"] == 8 and ll["errors"] == 0 and ll["strategy"] == "loglik"
     assert ll["extracted"] == 1.0
     scored = [(b, d) for b, _, _, d in _stored(store) if b["kind"] == "loglik"]
@@ -173,11 +173,11 @@ def test_chat_prompts_use_the_tokenizer_chat_template(tiny, reference, data, tmp
 @pytest.mark.parametrize("model, extra, message", [
     ("./no-such-dir", (), "no model directory at no-such-dir"),
     ("someorg/no-such-model", (), "not found in the Hugging Face cache (HF_HUB_OFFLINE is set)"),
-    ("TINY", ("--dtype", "float8"), "unknown --dtype 'float8'"),
-    ("TINY", ("--device", "cuda"), "no CUDA GPU is available here"),
+    ("TINY", ("-M", "dtype=float8"), "-M dtype=float8: choose from auto, float32, float16, bfloat16"),
+    ("TINY", ("-M", "device=cuda"), "no CUDA GPU is available here"),
 ])
 def test_unusable_models_are_one_line_errors(tiny, data, tmp_path, model, extra, message):
-    if "--device" in extra and torch.cuda.is_available():
+    if "device=cuda" in extra and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     model = str(tiny) if model == "TINY" else model
     proc = polaris("run", "-m", f"hf/{model}", "-t", "gsm8k", "--store", str(tmp_path / "s.db"), *extra,

@@ -126,7 +126,7 @@ def test_runs_score_template_outputs_by_ema(mmlu_data, tmp_path, kind):
     store = tmp_path / "s.db"
     env = cli_env(POLARIS_DATA_DIR=str(mmlu_data))
     with FakeOpenAI(Policy(answers=answers, template="{answer}")) as srv:
-        proc = polaris("run", "-m", "openai/x", "--task", SUBJECT, "--prompt", "fewshot-direct", "--template", kind,
+        proc = polaris("run", "-m", "openai/x", "--task", SUBJECT, "--prompt", "fewshot-direct", "-T", f"template={kind}",
                        "--api", "completions", "--base-url", srv.base_url, "--store", str(store), "--json", env=env)
         assert proc.returncode == 0, proc.stderr
         body = srv.bodies[0]
@@ -136,7 +136,7 @@ def test_runs_score_template_outputs_by_ema(mmlu_data, tmp_path, kind):
     assert body["prompt"] == cell.prompts[0].text and body["stop"] == ["\n\n"]
     assert body["prompt"].count("\n\n") == 5  # the five dev exemplars, then the question
     for model, acc in (("baseline/gold", 1.0), ("baseline/random", None)):
-        proc = polaris("run", "-m", model, "--task", SUBJECT, "--prompt", "zeroshot-direct", "--template", kind,
+        proc = polaris("run", "-m", model, "--task", SUBJECT, "--prompt", "zeroshot-direct", "-T", f"template={kind}",
                        "--store", str(store), "--json", env=env)
         (r,) = json.loads(proc.stdout)["results"]
         assert r["extracted"] == 1.0 and (acc is None or r["accuracy"] == acc)

@@ -180,7 +180,7 @@ def test_a_worker_that_dies_mid_run_loses_nothing(cluster, world, tmp_path):
 
 def _cli(cluster, server, store, *extra, env=None):
     return ["run", "-m", "openai/fake-model", "--base-url", server.base_url, "--store", str(store), "--json",
-            "--no-progress", "--executor", "ray", "--ray-address", cluster, "--concurrency", "8", *extra]
+            "--no-progress", "--executor", "ray", "-M", f"ray-address={cluster}", "--concurrency", "8", *extra]
 
 
 def test_cli_with_faults_kill_and_resume(cluster, world, tmp_path):
@@ -193,8 +193,8 @@ def test_cli_with_faults_kill_and_resume(cluster, world, tmp_path):
                       str(tmp_path / "clean.db"), "--json", env=env)
         ref_res = json.loads(ref.stdout)["results"][0]
     with FakeOpenAI(Policy(answers=world["answers"], wrong_every=3, faults=faults, hang_seconds=3)) as flaky:
-        proc = polaris(*_cli(cluster, flaky, tmp_path / "flaky.db", "--timeout", "0.5", "--max-attempts", "12",
-                             "--backoff", "0.02"), env=env)
+        proc = polaris(*_cli(cluster, flaky, tmp_path / "flaky.db", "-M", "timeout=0.5", "-M", "max-attempts=12",
+                             "-M", "backoff=0.02"), env=env)
         assert proc.returncode == 0, proc.stderr
         res = json.loads(proc.stdout)["results"][0]
         served = sum(flaky.faults_served.values())
@@ -241,7 +241,7 @@ def test_cli_errors_and_secrets(cluster, world, tmp_path):
     outputs = []
     policy = Policy(answers=world["answers"], api_key=KEY, echo_key=True, faults={"500": 0.3, "400": 0.1})
     with FakeOpenAI(policy) as server:
-        ok = polaris(*_cli(cluster, server, store, "--max-attempts", "1"), env=env)
+        ok = polaris(*_cli(cluster, server, store, "-M", "max-attempts=1"), env=env)
         assert ok.returncode in (2, 4), ok.stderr  # items in error (4), or the first requests refused (2)
         assert ok.returncode == 2 or json.loads(ok.stdout)["results"][0]["errors"] > 0
         outputs += [ok.stdout, ok.stderr]
@@ -279,7 +279,7 @@ contrasts:
 
 
 def _grid(path, store, server, *extra, cluster=None):
-    ray_args = ("--executor", "ray", "--ray-address", cluster, "--concurrency", "8") if cluster else ()
+    ray_args = ("--executor", "ray", "-M", f"ray-address={cluster}", "--concurrency", "8") if cluster else ()
     return ("experiment", "run", str(path), "--store", str(store), "--base-url", server.base_url, "--json",
             "--no-progress", *ray_args, *extra)
 

@@ -91,7 +91,7 @@ def test_greedy_answers_equal_the_hf_backends(served, data, tmp_path):
     assert in_process.returncode == 0, in_process.stderr
     reference = _texts(tmp_path / "hf.db")
     assert len(reference) == 24
-    for name, extra in (("plain", ["--no-stream"]), ("streamed", [])):
+    for name, extra in (("plain", ["-M", "stream=false"]), ("streamed", [])):
         proc = polaris("run", "-m", f"openai/{model}", "--base-url", url, "--store", str(tmp_path / f"{name}.db"),
                        *common, *extra, env=env, timeout=900)
         assert proc.returncode == 0, proc.stderr

@@ -36,7 +36,7 @@ def test_faults_are_retried_and_scores_equal_a_clean_run(data40, tmp_path):
     with FakeOpenAI(Policy(answers=answers, wrong_every=3)) as clean:
         ref = _run(clean, tmp_path / "clean.db", data40)
     with FakeOpenAI(Policy(answers=answers, wrong_every=3, faults=FAULTS, hang_seconds=5)) as flaky:
-        res = _run(flaky, tmp_path / "flaky.db", data40, "--timeout", "1", "--max-attempts", "10", "--backoff", "0.05")
+        res = _run(flaky, tmp_path / "flaky.db", data40, "-M", "timeout=1", "-M", "max-attempts=10", "-M", "backoff=0.05")
         served = dict(flaky.faults_served)
     assert res["errors"] == 0 and res["accuracy"] == ref["accuracy"]
     assert res["retries"] == sum(served.values()) > 0
@@ -58,11 +58,11 @@ def test_exhausted_budget_is_an_error_not_a_wrong_answer_and_is_retried(data40, 
     answers = answers_for("gsm8k")
     store = tmp_path / "s.db"
     with FakeOpenAI(Policy(answers=answers, faults={"500": 0.3})) as server:
-        doc, err = _run(server, store, data40, "--max-attempts", "1", code=4, full=True)
+        doc, err = _run(server, store, data40, "-M", "max-attempts=1", code=4, full=True)
         first = doc["results"][0]
         assert 0 < first["errors"] < 160
         # Exit code 4 after a summary by reason, on stderr and in the JSON.
-        assert f"{first['errors']} item(s) failed after retries" in err
+        assert f"{first['errors']} item{'' if first['errors'] == 1 else 's'} failed after retries" in err
         assert f"{first['errors']}  HTTP 500: HTTP 500 from" in err and "internal error" in err
         assert doc["failures"]["reasons"] == [{"reason": "HTTP 500", "items": first["errors"],
                                                "example": doc["failures"]["reasons"][0]["example"]}]
@@ -78,7 +78,7 @@ def test_exhausted_budget_is_an_error_not_a_wrong_answer_and_is_retried(data40, 
             == first["errors"]
         db.close()
         before = server.hits["chat"]
-        second = _run(server, store, data40, "--max-attempts", "20", "--backoff", "0.002")
+        second = _run(server, store, data40, "-M", "max-attempts=20", "-M", "backoff=0.002")
         assert second["errors"] == 0 and second["accuracy"] == 1.0
         # Only the failed items were asked again.
         assert server.hits["chat"] - before == second["requests_sent"] + second["retries"]
@@ -91,7 +91,7 @@ def test_retry_after_is_honoured_and_4xx_is_not_retried(data40, tmp_path):
     answers = answers_for("gsm8k")
     policy = Policy(answers=answers, faults={"429": 0.3, "400": 0.05}, retry_after="0.4")
     with FakeOpenAI(policy) as server:
-        res = _run(server, tmp_path / "s.db", data40, "--limit", "40", "--backoff", "0.001", "--max-attempts", "10",
+        res = _run(server, tmp_path / "s.db", data40, "--limit", "40", "-M", "backoff=0.001", "-M", "max-attempts=10",
                    code=4)
         log = list(server.attempt_log)
     by_key: dict[str, list[tuple[float, str | None]]] = {}

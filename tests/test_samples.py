@@ -104,7 +104,7 @@ def test_errors_are_never_wrong_and_filters_are_exclusive(tiny_data, tmp_path):
     path = tmp_path / "s.db"
     with FakeOpenAI(Policy(answers=answers, template="{answer}", faults={"500": 0.5})) as server:
         proc = polaris("run", "-m", "openai/fake-model", "--base-url", server.base_url, "--store", str(path),
-                       "--json", "--max-attempts", "1", env=cli_env(POLARIS_DATA_DIR=str(tiny_data)))
+                       "--json", "-M", "max-attempts=1", env=cli_env(POLARIS_DATA_DIR=str(tiny_data)))
     (res,) = json.loads(proc.stdout)["results"]
     assert 0 < res["errors"] < 6
     listed = _items(path, "--limit", "0")

@@ -44,7 +44,7 @@ def test_api_key_never_stored_or_printed_even_when_echoed(tmp_path, monkeypatch)
     policy = Policy(answers=answers, api_key=KEY, echo_key=True, faults={"500": 0.3, "400": 0.2})
     with FakeOpenAI(policy) as server:
         base = ["run", "-m", "openai/fake-model", "--base-url", server.base_url, "--store", str(store)]
-        first = polaris(*base, "--json", "--max-attempts", "1", env=env)
+        first = polaris(*base, "--json", "-M", "max-attempts=1", env=env)
         assert first.returncode in (2, 4), first.stderr  # items in error (or refused), after a summary by reason
         res = json.loads(first.stdout)["results"][0]
         assert res["errors"] > 0  # errors quoting the key were recorded...
@@ -54,7 +54,7 @@ def test_api_key_never_stored_or_printed_even_when_echoed(tmp_path, monkeypatch)
         assert any("HTTP 400" in e for e in errors) and any("HTTP 500" in e for e in errors)
         assert any("[redacted]" in e for e in errors)  # ...with the key blanked out
         outputs += [first.stdout, first.stderr]
-        table = polaris(*base, "--max-attempts", "1", env=env)  # the table and the warning
+        table = polaris(*base, "-M", "max-attempts=1", env=env)  # the table and the warning
         outputs += [table.stdout, table.stderr]
         wrong = polaris(*base, env=cli_env(POLARIS_DATA_DIR=str(data), OPENAI_API_KEY=KEY + "-wrong"))
         assert wrong.returncode == 2 and "401" in wrong.stderr

@@ -116,9 +116,9 @@ def test_ignored_temperature_is_warned_and_curves_are_marked_degenerate(data, tm
 
 @pytest.mark.parametrize("args,message", [
     (["--samples", "1000000000", "--temperature", "0.7"], "--samples is at most 1024"),
-    (["--timeout", "inf"], "finite"),
-    (["--timeout", "nan"], "finite"),
-    (["--stall-timeout", "inf"], "finite"),
+    (["-M", "timeout=inf"], "finite"),
+    (["-M", "timeout=nan"], "finite"),
+    (["-M", "stall-timeout=inf"], "finite"),
     (["--temperature", "inf"], "finite"),
     (["--temperature", "nan"], "finite"),
     (["--top-p", "nan"], "finite"),

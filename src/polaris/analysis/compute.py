@@ -233,7 +233,7 @@ def factor_checks(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
                         "message": f"{s['model']} {s['task']} {s.get('strategy')}: {check['over']} of "
                                    f"{check['samples']} samples thought past the thinking budget of "
                                    f"{check['thinking_budget']} tokens ({check['mean_reasoning']:.0f} reasoning tokens "
-                                   "per sample): the server ignores it (try another --budget-param; docs/compute.md)"})
+                                   "per sample): the server ignores it (try another -M budget-param; docs/compute.md)"})
     for factor, flag in (("reasoning_effort", "--reasoning-effort"), ("thinking_budget", "--thinking-budget")):
         others = [f for f in ("reasoning_effort", "thinking_budget", "max_tokens") if f != factor]
         groups: dict[tuple[Any, ...], dict[Any, Mapping[str, Any]]] = {}

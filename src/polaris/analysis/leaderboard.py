@@ -133,7 +133,7 @@ def _fill(cell: Cell, run: RunRow, rows: Sequence[ResultRow]) -> None:
     if cell.size is not None and cell.n < cell.size:
         reasons.append(f"{cell.n} of {cell.size} items scored")
     if cell.errors:
-        reasons.append(f"{cell.errors} item(s) failed and are not scored")
+        reasons.append(f"{cell.errors} item{'' if cell.errors == 1 else 's'} failed and {'is' if cell.errors == 1 else 'are'} not scored")
     if earlier_prompt(run) is not None:
         reasons.append(f"stored under an earlier default prompt (now {earlier_prompt(run)}): run it again")
     cell.status = PARTIAL if reasons or cell.size is None else FULL

@@ -10,7 +10,7 @@ Over the items that were answered (errors are asked again, never counted as fail
 - `failures`: each failure kind's share of the items, with a Wilson CI: no-plan, unparseable,
   unknown-action, unknown-object, wrong-arity, inexecutable, goal-unmet.
 - `by_blocks`: success, optimality and executable prefix per block count (the curves).
-- `modulo` (with `--verifier-rounds R`): `success_at[r]` = valid within the first r back-prompts,
+- `modulo` (with `-T verifier-rounds=R`): `success_at[r]` = valid within the first r back-prompts,
   r = 0..R (r = 0: the first answer), with CIs; mean back-prompts used by the successes.
 """
 

@@ -47,7 +47,7 @@ def _register() -> None:
     # Sub-command modules register themselves on import; each keeps its heavy imports inside functions.
     from polaris.cli import (  # noqa: F401
         analyze_cmd, audit_cmd, board_cmd, compare_cmd, data_cmd, demo_cmd, experiment_cmd, import_cmd, lab_cmd,
-        planning_cmd, report_cmd, run_cmd, samples_cmd,
+        planning_cmd, report_cmd, run_cmd, samples_cmd, tasks_cmd,
     )
     from polaris.cli import compute_cmd  # noqa: F401  (after analyze_cmd: `polaris analyze compute`)
 
@@ -58,10 +58,22 @@ def main(argv: list[str] | None = None) -> None:
     interrupt.install()
     _register()
     try:
-        code = app(args=argv, prog_name="polaris", standalone_mode=False)
+        from typer.main import get_command
+
+        from polaris.cli.helptext import natural, ordered
+
+        code = ordered(natural(get_command(app)))(args=argv, prog_name="polaris", standalone_mode=False)
     except PolarisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except getattr(click_exc, "NoArgsIsHelpError", ()) as exc:  # `polaris`, `polaris analyze`: the help, as is
+        try:
+            print(exc.ctx.get_help() if exc.ctx else exc.format_message(), flush=True)
+        except BrokenPipeError:  # `polaris | head`: the reader has what it wanted
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except click_exc.UsageError as exc:
         where = f" ({exc.ctx.command_path})" if exc.ctx and " " in exc.ctx.command_path else ""
         print(f"error: {' '.join(exc.format_message().split())}{where}", file=sys.stderr)

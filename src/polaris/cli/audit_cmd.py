@@ -77,7 +77,7 @@ def audit(
     prompt: Optional[str] = typer.Option(None, "--prompt", "-p", help="Only runs with this prompt format"),
     strategy: Optional[str] = typer.Option(None, help="Only runs with this strategy"),
     run: Optional[str] = typer.Option(None, "--run", help="Only this run (id or id prefix)"),
-    judge: Optional[str] = typer.Option(None, "--judge", help="A judge model that reads each response and states its final answer (openai/<m>, hf/<path>, ...)"),
+    judge: Optional[str] = typer.Option(None, "--judge", help="A judge model that reads each response and states its final answer (openai/NAME, hf/PATH, ...)"),
     score_with: str = typer.Option("rules", "--score-with", help="rules | judge: also store each audited run scored by the judge's readings (needs --judge)"),
     sample: Optional[int] = typer.Option(None, "--sample", min=1, help="Judge N items per run (drawn with --seed), not all"),
     seed: int = typer.Option(0, help="Seed of the --sample draw"),

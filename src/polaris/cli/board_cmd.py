@@ -46,6 +46,8 @@ def _cell_parts(cell: Any, notes: _Notes, model: str) -> list[str]:
     from polaris.analysis.leaderboard import MISSING, PARTIAL, TITLES
 
     where = f"{model} {TITLES.get(cell.suite, cell.suite)}"
+    if cell.status == MISSING and cell.reason == "not run":  # says it all: no footnote for each such cell
+        return ["not run"]
     if cell.status == MISSING:
         return ["-", f"missing [{notes.add(f'{where}: missing: {cell.reason}')}]"]
     parts = [_ci(cell.accuracy, cell.ci95), f"{_n_text(cell)} · {cell.prompt}"]
@@ -98,12 +100,9 @@ def _board_out(board: Any, fmt: str, store: Path) -> None:
             for line in lines:
                 print(f"- {_md(line)}")
         return
-    from rich.table import Table
+    from polaris.cli.tables import Col, Grid
 
-    table = Table(title=title, title_justify="left", show_lines=True)
-    table.add_column("model", no_wrap=True)
-    for s in board.suites:
-        table.add_column(TITLES[s], justify="right")
+    table = Grid(title, [Col("model", wrap=False), *(Col(TITLES[s], "right") for s in board.suites)], show_lines=True)
     for model, parts in grid:
         table.add_row(plain(model), *("\n".join(plain(x) for x in p) for p in parts))
     _print(table, notes, board.notes).print(f"store: {store}; run ids are the keys of its `runs` table (manifests)")
@@ -111,8 +110,7 @@ def _board_out(board: Any, fmt: str, store: Path) -> None:
 
 def _print(table: Any, notes: _Notes, extra: list[str]) -> Any:
     """A rich table on stdout, then its numbered footnotes and the board's notes, as plain text."""
-    out = console(sys.stdout)
-    out.print(table)
+    out = table.print(console(sys.stdout))
     for i, text in enumerate(notes.lines, 1):
         out.print(plain(f"[{i}] {text}"))
     for text in extra:
@@ -202,12 +200,9 @@ def _breakdown_out(board: Any, suite: str, fmt: str, store: Path) -> None:
         for i, t in enumerate(notes.lines, 1):
             print(f"\n[{i}] {_md(t)}")
         return
-    from rich.table import Table
+    from polaris.cli.tables import Col, Grid
 
-    table = Table(title=title, title_justify="left")
-    table.add_column("", no_wrap=True)
-    for h in heads:
-        table.add_column(plain(h), justify="right", no_wrap=True)
+    table = Grid(title, [Col(""), *(Col(plain(h), "right") for h in heads)])
     last = None
     for section, label, per in rows:
         if section != last:
@@ -218,6 +213,25 @@ def _breakdown_out(board: Any, suite: str, fmt: str, store: Path) -> None:
         last = section
         table.add_row(plain(label), *(text(per.get(m)) for m in models))
     _print(table, notes, board.notes)
+
+
+def _empty_board(runs: list[Any], path: Path, prompt: str, strategy: str) -> str:
+    """Why the board is empty, and where the store's runs can be read instead (the demo's store holds
+    only lab/add-3 runs: the leaderboard is not the place to look for them)."""
+    from polaris.analysis.leaderboard import SUITES
+
+    tasks = sorted({str(r.spec.get("task", "")) for r in runs} - {""})
+    suites = {t.split("/")[0] for t in tasks} & set(SUITES)
+    if suites:
+        return (f"no runs of GSM8K, MATH, MMLU or BBH with prompt {prompt} and strategy {strategy} in {path}"
+                " (--prompt/--strategy pick another; `polaris report` shows them all)")
+    if not tasks:
+        return f"no runs in {path}; run `polaris run --task cot-hub` first"
+    shown = ", ".join(tasks[:4]) + (f" and {len(tasks) - 4} more" if len(tasks) > 4 else "")
+    store = f" --store {path}" if path != Path("polaris.db") else ""
+    return (f"no runs of GSM8K, MATH, MMLU or BBH in {path}, only of {shown}: the leaderboard is the"
+            f" Chain-of-Thought Hub's; see `polaris samples{store}`, `polaris report{store}` or"
+            f" `polaris view{store}`")
 
 
 @app.command()
@@ -248,9 +262,13 @@ def leaderboard(
     path = store_path(store)
     db = Store(path, readonly=True)
     try:
-        board = build(db.runs(), db.results, prompt=prompt, strategy=strategy)
+        runs = db.runs()
+        board = build(runs, db.results, prompt=prompt, strategy=strategy)
     finally:
         db.close()
+    if not board.rows and fmt == "table":
+        warn(_empty_board(runs, path, prompt, strategy))
+        return
     if not board.rows:
         warn(f"no runs of GSM8K, MATH, MMLU or BBH in {path}; run `polaris run --task cot-hub` first")
     if sort:

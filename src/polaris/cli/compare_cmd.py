@@ -77,4 +77,5 @@ def compare(
         return
     comparisons_table([{"name": "A - B", **doc}], title="Paired comparison (A - B on shared items)")
     if result.only_a or result.only_b:
-        print(f"left out: {result.only_a} item(s) scored only in A, {result.only_b} only in B", file=sys.stderr)
+        only_a = f"{result.only_a} item{'' if result.only_a == 1 else 's'}"
+        print(f"left out: {only_a} scored only in A, {result.only_b} only in B", file=sys.stderr)

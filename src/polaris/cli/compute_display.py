@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from polaris.cli.display import pct, wide_console
+from polaris.cli.tables import Col, Grid
 
 
 def _n(x: float | None, digits: int = 0) -> str:
@@ -26,13 +27,10 @@ def compute_table(summaries: Sequence[dict[str, Any]]) -> None:
     rows = [s for s in summaries if s.get("compute")]
     if not rows:
         return
-    from rich.table import Table
-
-    table = Table(title="Compute per item (~ = estimated from text length; truncated: out of tokens before an"
-                        " answer)", title_justify="left")
-    for col in ("cell", "prompt tok", "completion tok", "reasoning", "answer", "truncated %", "forced",
-                "latency s", "cost"):
-        table.add_column(col, justify="left" if col == "cell" else "right")
+    table = Grid("Compute per item (~ = estimated from text length; truncated: out of tokens before an answer)", [
+        Col("cell"), Col("prompt tok", "right", drop=2), Col("completion tok", "right"), Col("reasoning", "right"),
+        Col("answer", "right", drop=1), Col("truncated %", "right"), Col("forced", "right", drop=2),
+        Col("latency s", "right", drop=1), Col("cost", "right")])
     for s in rows:
         c = s["compute"]
         per = c["per_item"]
@@ -43,26 +41,25 @@ def compute_table(summaries: Sequence[dict[str, Any]]) -> None:
                       est + _n(per["completion"]), rest + _n(per["reasoning"]), rest + _n(per["answer"]),
                       pct(c["truncation_rate"]), str(c.get("forced", 0)), _n((s.get("latency") or {}).get("per_item"), 2),
                       f"{usd(cost['usd'])} ({usd(cost['per_item'])}/item)" if cost else "-")
-    wide_console(140).print(table)
+    table.print(wide_console())
 
 
 def frontier_tables(doc: dict[str, Any]) -> None:
     """`polaris analyze compute`: per task x model, the points by tokens with the frontier marked."""
-    from rich.table import Table
-
-    console = wide_console(140)
+    console = wide_console()
     for curve in doc["curves"]:
-        table = Table(title=f"{curve['task']}: {curve['group']} (accuracy against {doc.get('axis', 'completion')}"
-                            " tokens per item; * frontier)", title_justify="left")
-        for col in ("", "setting", "completion/item", "reasoning/item", "prompt/item", "accuracy % [95% CI]",
-                    "truncated %", "forced %", "cost/item", "n"):
-            table.add_column(col, justify="left" if col in ("", "setting") else "right")
+        table = Grid(f"{curve['task']}: {curve['group']} (accuracy against {doc.get('axis', 'completion')}"
+                     " tokens per item; * frontier)", [
+                         Col(""), Col("setting"), Col("completion/item", "right"), Col("reasoning/item", "right"),
+                         Col("prompt/item", "right", drop=2), Col("accuracy % [95% CI]", "right", wrap=False),
+                         Col("truncated %", "right"), Col("forced %", "right", drop=2), Col("cost/item", "right", drop=1),
+                         Col("n", "right", drop=1)])
         for p in curve["points"]:
             table.add_row("*" if p["frontier"] else "", p["setting"], _n(p["completion"]), _n(p["reasoning"]),
                           _n(p["prompt_tokens"]),
                           f"{pct(p['accuracy'])} [{pct(p['low'])}, {pct(p['high'])}]", pct(p["truncation"]),
                           pct(p["forced"]), usd(p["cost"]), str(p["n"]))
-        console.print(table)
+        table.print(console)
     if not doc["curves"]:
         console.print("No model x task has two or more compute points yet (cells that differ in effort, thinking "
                       "budget, max tokens, samples or rounds).", highlight=False)

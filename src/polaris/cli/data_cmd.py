@@ -26,13 +26,15 @@ def fetch_cmd(
     from polaris.config import data_dir
     from polaris.tasks.fetch import fetch, sources
 
+    from polaris.cli.display import plural
+
     wanted = list(sources()) if names == ["all"] else names
     target = dest or data_dir()
     with Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), transient=True) as prog:
         tid = prog.add_task("fetch", total=None)
         got = fetch(wanted, target, mirror=mirror, force=force,
                     on_total=lambda n: prog.update(tid, total=n), on_file=lambda: prog.advance(tid))
-    typer.echo(f"{got} file(s) downloaded; {', '.join(wanted)} ready in {target}")
+    typer.echo(f"{plural(got, 'file')} downloaded; {', '.join(wanted)} ready in {target}")
 
 
 @data_app.command("status")

@@ -15,11 +15,11 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202
 
 
 def wide_console(min_width: int = 120) -> Any:
-    """A console on stdout at least `min_width` columns wide (wide tables do not wrap in a narrow
-    terminal or a pipe)."""
-    from rich.console import Console
+    """The console tables are printed on (stdout, the terminal's width: cli/tables.py). `min_width` is
+    no longer forced: tables fit the terminal by wrapping at words and leaving out lesser columns."""
+    from polaris.cli.tables import table_console
 
-    return Console(file=sys.stdout, width=max(min_width, Console().width))
+    return table_console(sys.stdout)
 
 
 def plain(text: str) -> str:
@@ -44,85 +44,36 @@ def ci_text(s: dict[str, Any]) -> str:
     return f"{pct(s['accuracy'])} [{pct(lo)}, {pct(hi)}]"
 
 
-class _NoBars:
-    """`progress(False)`: bars that draw nothing; notices still go to stderr as warnings."""
-
-    def __call__(self, description: str, total: int) -> Any:
-        def update(done: int, total: int, errors: int) -> None:
-            pass
-
-        update.status = lambda text: None  # type: ignore[attr-defined]
-        return update
-
-    @staticmethod
-    def notice(message: str) -> None:
-        warn(message)
-
-
 @contextmanager
 def progress(enabled: bool = True) -> Iterator[Any]:
-    """A rich progress display on stderr; yields a factory `bar(description, total) -> update(done, total,
-    errors)`. `update.status(text)` sets the bar's status line (requests in flight, retries and errors by
-    kind: runner/monitor.py); `bar.notice(message)` prints a warning above the bars."""
-    if not enabled:
-        yield _NoBars()
-        return
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                               TimeRemainingColumn)
-    from rich.text import Text
+    """Progress on stderr: yields a factory `bar(description, total) -> update(done, total, errors)`, with
+    `update.status(text)`, `update.sent(calls)` and `bar.notice(message)`; rich bars in a terminal, plain
+    lines otherwise (cli/progress.py)."""
+    from polaris.cli.progress import progress as bars
 
-    class Rate(ProgressColumn):
-        def render(self, task: Any) -> Text:
-            return Text(f"{task.speed:.1f}/s" if task.speed else "-/s", style="cyan")
-
-    class Status(ProgressColumn):
-        def render(self, task: Any) -> Text:
-            return Text(plain(task.fields.get("status") or ""), style="dim")
-
-    console = Console(stderr=True)
-    with Progress(
-        # Sized to fit 80 columns: done/total, rate, ETA and errors matter more than a long bar; the
-        # status (in flight, retries, errors by kind) comes last and may wrap.
-        TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(), Rate(),
-        TextColumn("eta"), TimeRemainingColumn(), TextColumn("[red]{task.fields[errors]} errors"), Status(),
-        console=console, transient=False, refresh_per_second=8,
-    ) as prog:
-
-        def bar(description: str, total: int):
-            tid = prog.add_task(description, total=total, errors=0, status="")
-
-            def update(done: int, total: int, errors: int) -> None:
-                prog.update(tid, completed=done, total=total, errors=errors)
-
-            update.status = lambda text: prog.update(tid, status=text)  # type: ignore[attr-defined]
-            return update
-
-        bar.notice = lambda message: prog.console.print(  # type: ignore[attr-defined]
-            Text(f"warning: {plain(message)}", style="yellow"))
+    with bars(enabled) as bar:
         yield bar
 
 
 def results_table(summaries: Sequence[dict[str, Any]], title: str = "Results") -> None:
-    from rich.table import Table
-    from rich.text import Text
-
+    from polaris.cli.tables import Col, Grid
     from polaris.scoring.outcome import describe
 
-    table = Table(title=title, title_justify="left")
-    # The model and the accuracy never wrap (a cut model name is ambiguous); the rest may.
-    for col, just in [("model", "left"), ("task", "left"), ("prompt", "left"), ("strategy", "left"), ("n", "right"),
-                      ("accuracy % [95% CI]", "right"), ("truncated %", "right"), ("no answer %", "right"),
-                      ("strict %", "right"), ("extracted %", "right"), ("disagree", "right"), ("errors", "right"),
-                      ("requests", "right"), ("outcomes", "left")]:
-        table.add_column(col, justify=just, no_wrap=col in ("model", "accuracy % [95% CI]"),  # type: ignore[arg-type]
-                         overflow="fold")
+    # Model names and intervals never wrap (a cut model name is ambiguous). In a narrow terminal the
+    # rates the outcomes column already counts go first, then the reading checks, then errors and
+    # requests (outcomes count errors too).
+    table = Grid(title, [
+        Col("model", key=True, wrap=False), Col("task", key=True, wrap=False), Col("prompt", key=True),
+        Col("strategy", key=True), Col("n", "right"), Col("accuracy % [95% CI]", "right", wrap=False),
+        Col("truncated %", "right", drop=3), Col("no answer %", "right", drop=3), Col("strict %", "right", drop=2),
+        Col("extracted %", "right", drop=2), Col("disagree", "right", drop=2), Col("errors", "right", drop=1),
+        Col("requests", "right", drop=1), Col("outcomes")])
     for s in summaries:
-        table.add_row(*(Text(str(v)) for v in (
+        table.add_row(
             s["model"], s["task"], s["prompt"], s["strategy"], n_text(s), ci_text(s), pct(s.get("truncated_rate")),
             pct(s.get("no_answer_rate")), pct(s["strict_accuracy"]), pct(s["extracted"]), s.get("disagree", "-"),
-            s["errors"], s.get("requests_sent", "-"), describe(s.get("outcomes")))))
-    console(sys.stdout).print(table)
+            s["errors"], s.get("requests_sent", "-"), describe(s.get("outcomes")))
+    table.print(console(sys.stdout))
     planning_table(summaries)  # only prints for planning tasks
 
 
@@ -135,12 +86,11 @@ def n_text(s: dict[str, Any]) -> str:
 
 
 def console(file: Any) -> Any:
-    """A rich console for tables: the terminal's width (at least 120), or 240 when writing to a file
-    or a pipe, where there is no reason to wrap. Markup in cells is never interpreted."""
-    from rich.console import Console
+    """A rich console for tables: the terminal's width ($COLUMNS, else the terminal's, else 240 for a file
+    or a pipe with no terminal; cli/tables.py). Markup in cells is never interpreted."""
+    from polaris.cli.tables import table_console
 
-    width = max(120, Console(file=file).width) if file.isatty() else 240
-    return Console(file=file, width=width, markup=False, highlight=False)
+    return table_console(file)
 
 
 def _pm(m: dict[str, Any] | None, ratio: bool = False) -> str:
@@ -156,12 +106,13 @@ def planning_table(summaries: Sequence[dict[str, Any]]) -> None:
     rows = [s for s in summaries if isinstance(s.get("planning"), dict)]
     if not rows:
         return
-    from rich.table import Table
+    from polaris.cli.tables import Col, Grid
 
-    table = Table(title="Planning", title_justify="left")
-    for col in ("model", "task", "prompt", "success % [95% CI]", "by blocks: success %", "optimality",
-                "exec. prefix %", "failures %", "LLM-Modulo success@round %"):
-        table.add_column(col)
+    table = Grid("Planning", [
+        Col("model", key=True, wrap=False), Col("task", key=True, wrap=False), Col("prompt", key=True),
+        Col("success % [95% CI]", "right", wrap=False), Col("by blocks: success %"),
+        Col("optimality", "right", drop=2), Col("exec. prefix %", "right", drop=2), Col("failures %", drop=1),
+        Col("LLM-Modulo success@round %")])
     for s in rows:
         p = s["planning"]
         blocks = " ".join(f"{b}:{pct(m['success']['mean'])}" for b, m in p.get("by_blocks", {}).items())
@@ -170,7 +121,7 @@ def planning_table(summaries: Sequence[dict[str, Any]]) -> None:
         rounds = " ".join(f"{m['round']}:{pct(m['mean'])}" for m in mod["success_at"]) if mod else "-"
         table.add_row(s["model"], s["task"], s["prompt"], _pm(p.get("success")), blocks,
                       _pm(p.get("optimality"), ratio=True), _pm(p.get("executable_prefix")), fails or "-", rounds)
-    console(sys.stdout).print(table)
+    table.print(console(sys.stdout))
 
 
 def warn(message: str) -> None:
@@ -180,7 +131,20 @@ def warn(message: str) -> None:
 def p_text(p: float | None) -> str:
     if p is None or p != p:
         return "-"
+    if p < 1e-300:  # underflow: "0.0e+00" would read as a p-value of zero
+        return "<1e-300"
     return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
+
+
+def plural(count: int, word: str) -> str:
+    """'1 item', '2 items' (people read "item(s)" as a hedge)."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def p_is(p: float | None) -> str:
+    """"p=0.32", "p<1e-300": a p-value as a reader writes it."""
+    text = p_text(p)
+    return f"p{text}" if text.startswith("<") else f"p={text}"
 
 
 def chance_text(s: dict[str, Any]) -> tuple[str, str]:
@@ -190,7 +154,7 @@ def chance_text(s: dict[str, Any]) -> tuple[str, str]:
     t = s.get("above_chance") or {}
     norm = s.get("normalised")
     mark = "" if t.get("above") else " ns"
-    return pct(s["baseline"]), ("-" if norm is None else f"{norm:+.1f}") + f" (p={p_text(t.get('p'))}){mark}"
+    return pct(s["baseline"]), ("-" if norm is None else f"{norm:+.1f}") + f" ({p_is(t.get('p'))}){mark}"
 
 
 def chance_table(summaries: Sequence[dict[str, Any]]) -> None:
@@ -198,15 +162,15 @@ def chance_table(summaries: Sequence[dict[str, Any]]) -> None:
     rows = [s for s in summaries if s.get("baseline") is not None]
     if not rows:
         return
-    from rich.table import Table
+    from polaris.cli.tables import Col, Grid
 
-    table = Table(title="Against chance (normalised = 100·(acc - chance)/(1 - chance); p one-sided;"
-                        " ns: not above chance at 5%)", title_justify="left")
-    for col in ("model", "task", "prompt", "strategy", "accuracy %", "chance %", "normalised (p)", "chance from"):
-        table.add_column(col, justify="left" if col in ("model", "task", "prompt", "strategy", "chance from")
-                         else "right")
+    table = Grid("Against chance (normalised = 100·(acc - chance)/(1 - chance); p one-sided; ns: not above"
+                 " chance at 5%)", [
+                     Col("model", key=True, wrap=False), Col("task", key=True, wrap=False), Col("prompt", key=True),
+                     Col("strategy", key=True), Col("accuracy %", "right"), Col("chance %", "right"),
+                     Col("normalised (p)", "right"), Col("chance from", drop=2)])
     for s in rows:
         base, norm = chance_text(s)
         table.add_row(s["model"], s["task"], s["prompt"], s["strategy"], pct(s.get("accuracy")), base, norm,
                       s.get("baseline_method", "-"))
-    wide_console().print(table)
+    table.print(wide_console())

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import typer
 
 from polaris.cli import app
+from polaris.cli.display import plural
 from polaris.cli.outcome import bounded
 
 experiment_app = typer.Typer(help="Run experiment grids declared in YAML files (see docs/strategies.md).",
@@ -111,28 +112,32 @@ def _print_report(doc: dict[str, Any], title: str) -> None:
         icl_table(doc["icl"])
 
 
-@experiment_app.command("run")
+H = {"hidden": True}  # flags replaced by -M in 0.1 (cli/options.py): accepted with a warning until 0.2
+
+
+@experiment_app.command("run", context_settings={"max_content_width": 120})
 def run_cmd(
-    file: Path = typer.Argument(..., help="Experiment file (YAML)"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the cells and an estimate of requests and tokens; send nothing"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Stop before this invocation's calls could exceed N tokens (prompt + completion)"),
-    max_requests: Optional[int] = typer.Option(None, "--max-requests", min=1, help="Stop before sending more than N requests"),
-    store: Optional[Path] = typer.Option(None, help=STORE_HELP),
-    model: list[str] = typer.Option([], "--model", "-m", help="Replace the file's models (repeatable)"),
-    limit: Optional[int] = typer.Option(None, min=1, help="N items of each task, stratified over its groups (overrides the file's limit)"),
-    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible base URL (overrides the file)"),
-    concurrency: Optional[int] = typer.Option(None, min=1, help="Requests in flight (overrides the file)"),
-    timeout: float = typer.Option(600.0, callback=bounded("--timeout", 0.1), help="Seconds a request attempt may wait with nothing from the server"),
-    stall_timeout: float = typer.Option(30.0, "--stall-timeout", callback=bounded("--stall-timeout", 0.1), help="Seconds of silence after which a streamed response counts as stalled and is sent again"),
-    max_attempts: int = typer.Option(8, min=1, help="Attempts per request before it counts as an error"),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the tables"),
-    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bars"),
-    executor: str = typer.Option("local", help="local (this process) | ray (a Ray cluster; see docs/scale.md)"),
-    ray_address: Optional[str] = typer.Option(None, help="Ray cluster HOST:PORT (default: $RAY_ADDRESS, else a local Ray)"),
-    ray_workers: Optional[int] = typer.Option(None, min=1, help="Ray workers (actors) per model (default: one per GPU or CPU, no more than the work needs)"),
-    ray_shard_size: Optional[int] = typer.Option(None, min=1, help="Items per shard sent to a Ray worker (default: about four shards per worker)"),
-    prices: Optional[Path] = typer.Option(None, "--prices", help="Price table (model -> input/output USD per million tokens) for costs, and the expected cost of a dry run; default: the `prices:` block of your models.yaml"),
-    budget_param: Optional[str] = typer.Option(None, "--budget-param", help="openai: how a thinking budget is sent: thinking_token_budget (vLLM, default) | custom_params (SGLang) | chat_template_kwargs"),
+    file: Path = typer.Argument(..., metavar="FILE", help="Experiment file (YAML)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the cells, requests, tokens and power; send nothing"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", metavar="N", callback=bounded("--max-tokens", 1), help="Stop before this run's calls could exceed N tokens"),
+    max_requests: Optional[int] = typer.Option(None, "--max-requests", metavar="N", callback=bounded("--max-requests", 1), help="Stop before sending more than N requests"),
+    model: list[str] = typer.Option([], "--model", "-m", metavar="MODEL", show_default=False, help="Replace the file's models (repeatable)"),
+    model_option: list[str] = typer.Option([], "--model-option", "-M", metavar="NAME=VALUE", show_default=False, help="Backend option, repeatable (docs/backends.md)"),
+    limit: Optional[int] = typer.Option(None, metavar="N", callback=bounded("--limit", 1), help="N items of each task, stratified (overrides the file)"),
+    base_url: Optional[str] = typer.Option(None, metavar="URL", help="OpenAI-compatible server (overrides the file)"),
+    concurrency: Optional[int] = typer.Option(None, metavar="N", callback=bounded("--concurrency", 1), help="Requests in flight (overrides the file)"),
+    executor: str = typer.Option("local", metavar="local|ray", show_default=False, help="ray: a Ray cluster (docs/scale.md)"),
+    prices: Optional[Path] = typer.Option(None, "--prices", metavar="FILE", help="Prices for costs and the dry run's estimate"),
+    store: Optional[Path] = typer.Option(None, metavar="PATH", help=STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document instead of the tables"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars or progress lines"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", **H),
+    stall_timeout: Optional[float] = typer.Option(None, "--stall-timeout", **H),
+    max_attempts: Optional[int] = typer.Option(None, "--max-attempts", **H),
+    budget_param: Optional[str] = typer.Option(None, "--budget-param", **H),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", **H),
+    ray_workers: Optional[int] = typer.Option(None, "--ray-workers", **H),
+    ray_shard_size: Optional[int] = typer.Option(None, "--ray-shard-size", **H),
 ) -> None:
     """Run every cell of an experiment file (resumable: finished samples are never asked again), then
     print the grid with CIs and the paired contrasts. Exit codes: 2 a cell's first requests were
@@ -149,10 +154,17 @@ def run_cmd(
 
     from polaris.analysis.prices import load_prices
 
+    from polaris.cli.display import warn
+    from polaris.cli.options import deprecated, merge, model_values, pairs
+
+    old = deprecated({"--timeout": timeout, "--stall-timeout": stall_timeout, "--max-attempts": max_attempts,
+                      "--budget-param": budget_param, "--ray-address": ray_address, "--ray-workers": ray_workers,
+                      "--ray-shard-size": ray_shard_size}, "-M", warn)
+    backend_opts, ray_opts = model_values(merge(pairs(model_option, "-M"), old, "-M"),
+                                          list(dict.fromkeys(c.spec.model for c in exp.cells)), executor)
     path = _store_path(exp, store)
     table = load_prices(prices)
-    options = BackendOptions(base_url=exp.base_url, concurrency=exp.concurrency, timeout=timeout,
-                             max_attempts=max_attempts, stall_timeout=stall_timeout, budget_param=budget_param)
+    options = BackendOptions(base_url=exp.base_url, concurrency=exp.concurrency, **backend_opts)
     if dry_run:
         from polaris.experiments.power import contrast_power
 
@@ -162,10 +174,12 @@ def run_cmd(
             power = contrast_power(exp, cells, db)
         _print_estimate(exp, path, est, as_json, max_tokens, max_requests, table, power)
         return
-    grid_executor = _grid_executor(executor, ray_address, ray_workers, ray_shard_size)
+    from polaris.cli.run_cmd import option_errors
+
     budget = Budget(max_tokens=max_tokens, max_requests=max_requests)
     show = not no_progress and (not as_json or sys.stderr.isatty())
-    with progress(show) as bar:
+    with option_errors(), progress(show) as bar:
+        grid_executor = _grid_executor(executor, **ray_opts)
         env = RunEnv(store=path, options=options, concurrency=exp.concurrency, limit=exp.limit, budget=budget,
                      progress=bar)
         outcomes = asyncio.run(run_experiment(exp, env, grid_executor))
@@ -190,7 +204,7 @@ def run_cmd(
     else:
         _print_report(doc, f"Experiment {exp.name} ({exp.path})")
     if left:
-        print(f"stopped: {budget.exhausted}; {len(left)} cell(s) incomplete, {items_left} item(s) left."
+        print(f"stopped: {budget.exhausted}; {plural(len(left), 'cell')} incomplete, {plural(items_left, 'item')} left."
               f" Everything finished is stored: run the same command again to continue (exit code {BUDGET_EXIT}).",
               file=sys.stderr)
     code = outcome.report(summaries, budget_stopped=bool(left))
@@ -198,7 +212,8 @@ def run_cmd(
         raise typer.Exit(code)
 
 
-def _grid_executor(kind: str, address: Optional[str], workers: Optional[int], shard_size: Optional[int]) -> Any:
+def _grid_executor(kind: str, address: Optional[str] = None, workers: Optional[int] = None,
+                   shard_size: Optional[int] = None) -> Any:
     """None (the local executor) or the Ray one; Ray options without `--executor ray` are an error."""
     from polaris.errors import PolarisError
     from polaris.runner.executors import EXECUTORS, RayOptions
@@ -236,17 +251,15 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
     if as_json:
         _dump(doc)
         return
-    from rich.table import Table
-
-    from polaris.cli.display import wide_console
-
-    table = Table(title=f"Dry run: {exp.name} ({exp.path}), store {path}", title_justify="left")
     from polaris.cli.compute_display import usd
+    from polaris.cli.display import wide_console
+    from polaris.cli.tables import Col, Grid
 
-    for col in ("model", "task", "prompt", "strategy", "seed", "items", "requests", "samples", "prompt tok",
-                "completion tok", "cost", "completion estimate from"):
-        table.add_column(col, justify="right" if col in ("seed", "items", "requests", "samples", "prompt tok",
-                                                         "completion tok", "cost") else "left")
+    table = Grid(f"Dry run: {exp.name} ({exp.path}), store {path}", [
+        Col("model", key=True, wrap=False), Col("task", key=True, wrap=False), Col("prompt", key=True),
+        Col("strategy", key=True), Col("seed", "right", key=True), Col("items", "right"), Col("requests", "right"),
+        Col("samples", "right", drop=2), Col("prompt tok", "right"), Col("completion tok", "right"),
+        Col("cost", "right", drop=1), Col("completion estimate from", drop=3)])
     for c in cells:
         strategy = c["strategy"] + (f" d{c['draw']}" if c["draw"] is not None else "")
         strategy += "".join(f" {short}={c[ax]}" for ax, short in (("effort", "effort"), ("thinking_budget", "think"),
@@ -254,11 +267,10 @@ def _print_estimate(exp: Any, path: Path, est: list[Any], as_json: bool, max_tok
         table.add_row(c["model"], c["task"], c["prompt"], strategy, str(c["seed"]), str(c["items"]),
                       str(c["requests"]), str(c["samples"]), f"{c['prompt_tokens']:,}", f"{c['completion_tokens']:,}",
                       usd(c["cost_usd"]), c["completion_source"])
-    console = wide_console(140)
-    console.print(table)
+    console = table.print(wide_console())
     cost = f"; expected cost {usd(total['cost_usd'])} ({prices.source})" if total["cost_usd"] is not None else ""
     if total.get("unpriced_cells"):
-        cost += f", {total['unpriced_cells']} cell(s) without a price"
+        cost += f", {plural(total['unpriced_cells'], 'cell')} without a price"
     console.print(f"total: {total['cells']} cells, {total['requests']:,} requests, {total['samples']:,} samples,"
                   f" ~{total['tokens']:,} tokens ({total['prompt_tokens']:,} prompt + {total['completion_tokens']:,}"
                   f" completion){cost}; prompt tokens ~ chars/4, completion from stored averages or max_tokens",
@@ -276,19 +288,18 @@ def _print_power(console: Any, power: Any) -> None:
     """The smallest difference each contrast can detect at the grid's size (experiments/power.py)."""
     if not power:
         return
-    from rich.table import Table
+    from polaris.cli.tables import Col, Grid
 
-    table = Table(title="Contrasts: minimum detectable difference (80% power, two-sided 5%), points",
-                  title_justify="left")
-    for col in ("contrast", "where", "items", "MDE at most", "MDE from stored cells", "stored items", "corr"):
-        table.add_column(col, justify="left" if col in ("contrast", "where") else "right")
+    table = Grid("Contrasts: minimum detectable difference (80% power, two-sided 5%), points", [
+        Col("contrast"), Col("where", key=True), Col("items", "right"), Col("MDE at most", "right"),
+        Col("MDE from stored cells", "right"), Col("stored items", "right", drop=2), Col("corr", "right", drop=1)])
     for r in power:
         prior = r["prior"] or {}
         corr = prior.get("corr")
         table.add_row(r["name"], r["where"], str(r["n"]), f"{100 * r['mde_bound']:.1f}",
                       f"{100 * prior['mde']:.1f}" if prior else "-", str(prior.get("prior_items", "-")),
                       "-" if corr is None else f"{corr:.2f}")
-    console.print(table)
+    table.print(console)
     console.print("MDE at most: any scores in [0, 1] (both at 50%, uncorrelated); from stored cells: their observed"
                   " paired SE (correlation included) scaled to the grid's items.", style="dim", highlight=False)
 
@@ -319,14 +330,13 @@ def status_cmd(
                "tokens_spent": spent, "cells": [{k: v for k, v in r.items() if k != "summary"} |
                                                 {"accuracy": (r["summary"] or {}).get("accuracy")} for r in rows]})
         return
-    from rich.table import Table
-
     from polaris.cli.display import pct, wide_console
+    from polaris.cli.tables import Col, Grid
 
-    table = Table(title=f"Status: {exp.name} ({exp.path}), store {path}", title_justify="left")
-    for col in ("model", "task", "prompt", "strategy", "seed", "state", "items", "errors", "accuracy %",
-                "tokens spent"):
-        table.add_column(col, justify="left" if col in ("model", "task", "prompt", "strategy", "state") else "right")
+    table = Grid(f"Status: {exp.name} ({exp.path}), store {path}", [
+        Col("model", key=True, wrap=False), Col("task", key=True, wrap=False), Col("prompt", key=True),
+        Col("strategy", key=True), Col("seed", "right", key=True), Col("state"), Col("items", "right"),
+        Col("errors", "right"), Col("accuracy %", "right"), Col("tokens spent", "right", drop=1)])
     for r in rows:
         strategy = r["strategy"] + (f" d{r['draw']}" if r["draw"] is not None else "")
         stored = f"{r['scored']}/{r['items']}"
@@ -335,7 +345,6 @@ def status_cmd(
         table.add_row(r["model"], r["task"], r["prompt"], strategy, str(r["seed"]), r["state"],
                       stored, str(r["errors"]), pct((r["summary"] or {}).get("accuracy")),
                       f"{r['tokens_spent']:,}")
-    console = wide_console(120)
-    console.print(table)
+    console = table.print(wide_console())
     console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"; {spent:,} tokens spent",
                   highlight=False)

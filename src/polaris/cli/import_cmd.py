@@ -59,24 +59,29 @@ def _short_names(paths: list[str]) -> dict[str, str]:
     return {p: os.path.relpath(Path(p).resolve(), root) for p in paths}
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list[dict[str, Any]],
            show_unmatched: bool, store: Path) -> None:
-    from rich.table import Column, Table
+    from polaris.cli.display import console
+    from polaris.cli.tables import Col, Grid
 
-    from polaris.cli.display import wide_console
-
-    out = wide_console(140)
+    out = console(sys.stdout)
     totals = {k: sum(r["matching"][k] for r in runs)
               for k in ("records", "matched", "unmatched", "ambiguous", "duplicate")}
     new = sum(r["status"] == "new" for r in runs)
-    out.print(plain(f"Imported {new} new run(s), {len(runs) - new} already imported, into {store}: {totals['records']} "
-                    f"records, {totals['matched']} matched, {totals['unmatched']} unmatched, {totals['ambiguous']} "
-                    f"ambiguous, {totals['duplicate']} duplicate. Polaris did not send these prompts; it scored the "
-                    "responses with its own extractors."))
-    # Run ids are copied into other commands: never cut; long task names fold rather than end in "…".
-    table = Table(Column("run", min_width=16, no_wrap=True), "model", Column("task", overflow="fold"), "prompt",
-                  "matched", "accuracy % [95% CI]", "strict %", "errors", "source %", "agree %", "status",
-                  title="Runs", title_justify="left")
+    out.print(plain(f"Imported {_n(new, 'new run')}, {len(runs) - new} already imported, into {store}: "
+                    f"{_n(totals['records'], 'record')}, {totals['matched']} matched, {totals['unmatched']} unmatched, "
+                    f"{totals['ambiguous']} ambiguous, {_n(totals['duplicate'], 'duplicate')}. Polaris did not send "
+                    "these prompts; it scored the responses with its own extractors."))
+    # Run ids are copied into other commands: never cut; model names neither (a cut name is ambiguous).
+    table = Grid("Runs", [
+        Col("run", wrap=False), Col("model", key=True, wrap=False), Col("task", key=True), Col("prompt", key=True),
+        Col("matched", "right"), Col("accuracy % [95% CI]", "right", wrap=False), Col("strict %", "right", drop=2),
+        Col("errors", "right", drop=1), Col("source %", "right"), Col("agree %", "right"),
+        Col("status", drop=3)])
     for r in runs:
         ci = r["ci95"]
         acc = ("-" if r["accuracy"] is None else
@@ -85,10 +90,11 @@ def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list
         table.add_row(r["run_id"], plain(r["model"]), r["task"], r["prompt"], str(r["matching"]["matched"]), acc,
                       pct(r["strict_accuracy"]), str(r["errors"]), pct(a["source_accuracy"]) if a["n"] else "-",
                       pct(a["rate"]) if a["n"] else "-", r["status"])
-    out.print(table)
-    ft = Table(Column("file", overflow="fold"), "model", "items", "Polaris %", "source %", "agree % (n)",
-               "both right / both wrong / Polaris only / source only",
-               title="Agreement with the source's verdicts, per file", title_justify="left")
+    table.print(out)
+    ft = Grid("Agreement with the source's verdicts, per file", [
+        Col("file", key=True), Col("model", key=True, wrap=False), Col("items", "right"), Col("Polaris %", "right"),
+        Col("source %", "right"), Col("agree % (n)", "right", wrap=False),
+        Col("both right / both wrong / Polaris only / source only", "right", drop=2)])
     names = _short_names([f["file"] for f in files])
     for f in files:
         a = f["agreement"]
@@ -96,12 +102,14 @@ def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list
         ft.add_row(plain(names[f["file"]]), plain(f["model"]), str(f["items"]), pct(f["polaris_accuracy"]),
                    pct(f["source_accuracy"]) + ("" if a or f["source_accuracy"] is None else " (published)"),
                    f"{pct(a['rate'])} ({a['n']})" if a else "-", counts)
-    out.print(ft)
+    ft.print(out)
     gold = sum(r["matching"]["gold_differs"] for r in runs)
     if gold:
-        warn(f"{gold} record(s) give a gold answer other than Polaris's for their item (see the manifests' matching)")
+        warn(f"{_n(gold, 'record')} give{'s' if gold == 1 else ''} a gold answer other than Polaris's for their"
+             " item (see the manifests' matching)")
     if missed and not show_unmatched:
-        warn(f"{len(missed)} record(s) not imported (unmatched, ambiguous or duplicate): --show-unmatched lists them")
+        warn(f"{_n(len(missed), 'record')} not imported (unmatched, ambiguous or duplicate): --show-unmatched lists"
+             f" {'it' if len(missed) == 1 else 'them'}")
     if show_unmatched:
         for m in missed:
             out.print(plain(f"{m['where']}: {m['status']}: {m['reason']}"), highlight=False)
@@ -179,7 +187,7 @@ def import_(
 
 @app.command()
 def export(
-    out: Path = typer.Option(..., "--out", "-o", help="File to write (.parquet, .csv or .jsonl)"),
+    out: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="File to write (.parquet, .csv or .jsonl)"),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="parquet | csv | jsonl (default: from --out's extension, else parquet)"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Only runs of this model"),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Only runs of this task"),
@@ -211,5 +219,5 @@ def export(
                   indent=2)
         sys.stdout.write("\n")
         return
-    print(f"wrote {done.path}: {done.rows} {'sample' if per_sample else 'item'} rows from {done.runs} run(s), "
+    print(f"wrote {done.path}: {done.rows} {'sample' if per_sample else 'item'} rows from {_n(done.runs, 'run')}, "
           f"{done.format}, export schema v{done.schema_version} (docs/export.md)")

@@ -81,23 +81,18 @@ def train(
 
 
 def _table(models: list[dict], title: str) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
+    from polaris.cli.tables import Col, Grid, table_console
 
-    # A light frame keeps the seven columns within 80 characters, so model ids are never cut short.
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  collapse_padding=True)
-    for col in ("model", "params", "seed", "task", "format", "exact", "digits"):
-        table.add_column(col, justify="right" if col in ("params", "seed", "exact", "digits") else "left",
-                         no_wrap=col in ("model", "format"), overflow="fold")
+    # Model ids are never cut short (cli/tables.py: the light frame below 100 columns).
+    table = Grid(title, [Col("model", wrap=False), Col("params", "right"), Col("seed", "right"), Col("task", key=True),
+                         Col("format", wrap=False), Col("exact", "right"), Col("digits", "right")])
     for m in models:
         for task, per_fmt in (m.get("eval") or {"": {}}).items():
             for fmt, r in (per_fmt or {"": {}}).items():
                 exact = f"{r['exact']:.3f}" if "exact" in r else ""
                 digits = f"{r['digits']:.3f}" if "digits" in r else ""
                 table.add_row(m["id"], f"{m['params']:,}", str(m["seed"]), task, fmt, exact, digits)
-    Console(stderr=True).print(table)
+    table.print(table_console(sys.stderr))
 
 
 @lab_app.command("models")

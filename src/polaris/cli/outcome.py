@@ -57,12 +57,12 @@ def failures(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def report(summaries: Sequence[dict[str, Any]], *, budget_stopped: bool = False) -> int:
     """Print the refused cells and the errors by reason on stderr; return the command's exit code."""
     f = failures(summaries)
-    from polaris.cli.display import plain
+    from polaris.cli.display import plain, plural
 
     for line in f["refused"]:
         print(f"error: {plain(line)}", file=sys.stderr)
     if f["items"]:
-        print(f"{f['items']} item(s) failed after retries; they are not scored, and the next run of the same"
+        print(f"{plural(f['items'], 'item')} failed after retries; they are not scored, and the next run of the same"
               " command asks them again. By reason:", file=sys.stderr)
         for r in f["reasons"]:
             print(f"  {r['items']:>6}  {r['reason']}: {plain(r['example'])}", file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from polaris.cli import app
+from polaris.cli.display import plural
 from polaris.errors import PolarisError
 
 planning_app = typer.Typer(
@@ -159,7 +160,7 @@ def _human(result: dict, lines: bool = False) -> str:
     if not lines:  # --batch: one line per plan
         return f"{_verdict_text(result, best)}  [{other}: {_verdict_text(result[other], best)}]"
     out = f"{_verdict_text(result, best)}\n  {other} reading: {_verdict_text(result[other], best)}"
-    rows = [out, f"how each line was read (flexible reading; {result['statements']} plan statement(s) found):"]
+    rows = [out, f"how each line was read (flexible reading; {plural(result['statements'], 'plan statement')} found):"]
     for line in result["lines"]:
         read = f"  -> {', '.join(line['read'])}" if line.get("read") else ""
         skipped = f"  (skipped: {line['skipped']})" if line.get("skipped") else ""

@@ -1,9 +1,11 @@
-"""`polaris run`, `polaris rescore` and `polaris tasks`."""
+"""`polaris run` and `polaris rescore` (`polaris tasks`: tasks_cmd.py)."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -36,75 +38,107 @@ async def _run_all(cells: list[Any], executor: Any, store: Any, *, show: bool) -
     return [r.summary for r in runs]
 
 
-def _task_options(name: str, given: dict[str, Any]) -> tuple[str, tuple[tuple[str, Any], ...]]:
-    """(default prompt format, task options that differ from the task's defaults) for one task."""
+def _task_options(name: str, given: dict[str, Any]) -> tuple[str, tuple[tuple[str, Any], ...], str | None]:
+    """(default prompt format, task options that differ from the task's defaults, template) for one task;
+    `given`: the -T pairs (cli/options.py)."""
+    from polaris.cli.options import task_values
     from polaris.tasks.registry import get_task
 
     base = get_task(name)
     default_prompt = "fewshot-cot" if "fewshot-cot" in base.formats else base.formats[0]
-    for key in given:
-        if key not in base.options:
-            flag = "--" + key.replace("_", "-")
-            raise PolarisError(f"{flag} does not apply to task '{name}' (planning options are for blocksworld tasks)"
-                               if not base.options else f"task '{name}' has no option {flag}")
-    chosen = get_task(name, **given).options if given else base.options
-    return default_prompt, tuple((k, v) for k, v in chosen.items() if v != base.options[k])
+    values = task_values(name, base, given)
+    template = values.pop("template", None)
+    chosen = get_task(name, **values).options if values else base.options
+    return default_prompt, tuple((k, v) for k, v in chosen.items() if v != base.options[k]), template
 
 
-@app.command()
+@contextmanager
+def option_errors() -> Iterator[None]:
+    """Errors of task and backend options, written by tasks and backends for the old flags (--blocks,
+    --device), in the -T / -M form."""
+    from polaris.cli.options import flag_text
+
+    try:
+        yield
+    except PolarisError as exc:
+        exc.args = (flag_text(str(exc)),)
+        raise
+
+
+def _each(name: str, low: int) -> Any:
+    """typer callback: every value of a repeatable whole-number option at least `low` (typer's min=
+    would print `<int range>` and `[x>=1]` in the help)."""
+
+    def check(values: Any) -> Any:
+        for v in values if isinstance(values, list) else [values]:
+            if v is not None and v < low:
+                raise PolarisError(f"{name} must be at least {low} (got {v})")
+        return values
+
+    return check
+
+
+H = {"hidden": True}  # flags replaced by -T / -M in 0.1 (cli/options.py): accepted with a warning until 0.2
+
+
+@app.command(context_settings={"max_content_width": 120})
 def run(
-    model: list[str] = typer.Option(..., "--model", "-m", help="openai/<model>, hf/<id-or-path>, vllm/<id-or-path>, baseline/gold, baseline/random (repeatable)"),
-    task: list[str] = typer.Option(["gsm8k"], "--task", "-t", help="Task or suite (repeatable); see `polaris tasks`"),
-    prompt: Optional[list[str]] = typer.Option(None, "--prompt", "-p", help="fewshot-cot | fewshot-direct | zeroshot-cot | zeroshot-direct; planning: one-shot | zero-shot | zero-shot-cot (repeatable; default: fewshot-cot, fewshot-direct with --scoring loglik, planning one-shot)"),
-    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible base URL (default: $OPENAI_BASE_URL, else OpenAI's)"),
-    api: str = typer.Option("chat", help="chat | completions (base models: raw few-shot text with stop sequences)"),
-    concurrency: int = typer.Option(32, min=1, help="Requests in flight"),
-    limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items, in dataset order"),
-    store: Optional[Path] = typer.Option(None, help=STORE_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of the table"),
-    samples: int = typer.Option(1, min=1, help="Samples per item (self-consistency; at most 1024)"),
-    temperature: float = typer.Option(0.0, callback=bounded("--temperature", 0.0), help="Sampling temperature (0: greedy)"),
-    top_p: Optional[float] = typer.Option(None, callback=bounded("--top-p", 0.0, 1.0), help="Nucleus sampling"),
-    max_tokens: list[int] = typer.Option([], "--max-tokens", min=1, help="Response token limit (default 1024 CoT, 256 direct; repeatable: a compute factor)"),
-    reasoning_effort: list[str] = typer.Option([], "--reasoning-effort", help="minimal | low | medium | high: OpenAI-style reasoning effort (repeatable: a compute factor; docs/compute.md)"),
-    thinking_budget: list[int] = typer.Option([], "--thinking-budget", min=0, help="Thinking tokens before the thinking is closed and the model made to answer (repeatable; docs/compute.md)"),
-    budget_param: Optional[str] = typer.Option(None, "--budget-param", help="openai: how the thinking budget is sent: thinking_token_budget (vLLM, default) | custom_params (SGLang) | chat_template_kwargs (a template hint)"),
-    prices: Optional[Path] = typer.Option(None, "--prices", help="Price table (YAML: model -> input/output USD per million tokens) for the cost column; default: a `prices:` block in your models.yaml"),
-    seed: int = typer.Option(0, help="Seed for sampling and for --exemplars random"),
-    exemplars: str = typer.Option("default", help="default | complex | random | shuffle | path to a CoT Hub prompt file"),
-    exemplar_seeds: int = typer.Option(1, min=1, help="Run each few-shot cell with M exemplar draws (seeds --seed..--seed+M-1) and report the spread"),
-    fewshot_as: str = typer.Option("multi", help="Chat few-shot: multi (alternating turns) or single (one message)"),
-    system: Optional[str] = typer.Option(None, help="System message for chat models"),
-    vote: str = typer.Option("majority", help="majority | complex-top-N (vote among the N longest chains)"),
-    think_tags: list[str] = typer.Option([], "--think-tags", help="OPEN,CLOSE reasoning tags to strip before extraction, tried before the built-in <think> etc. (repeatable)"),
-    scoring: str = typer.Option("generate", help="generate | loglik (multiple-choice by option log-likelihood)"),
-    template: Optional[str] = typer.Option(None, "--template", help="Lu et al.'s multiple-choice templates: open | closed | closed-adv (direct formats; scored by their exact-match rules)"),
-    timeout: float = typer.Option(600.0, callback=bounded("--timeout", 0.1), help="Seconds a request attempt may wait with nothing from the server (a streamed response that keeps coming is not cut)"),
-    stall_timeout: float = typer.Option(30.0, "--stall-timeout", callback=bounded("--stall-timeout", 0.1), help="Seconds of silence after which a streamed response, or a request the server answered later ones before, counts as stalled and is sent again"),
-    no_stream: bool = typer.Option(False, "--no-stream", help="Do not stream responses (for servers that stream badly); stalls are then only caught by --timeout"),
-    max_attempts: int = typer.Option(8, min=1, help="Attempts per request before it counts as an error"),
-    backoff: float = typer.Option(0.5, callback=bounded("--backoff", 0.0, 60.0), help="First retry backoff in seconds (doubles each attempt, jittered)"),
-    device: Optional[str] = typer.Option(None, help="hf: torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)"),
-    dtype: Optional[str] = typer.Option(None, help="hf/vllm: auto | float32 | float16 | bfloat16 (default auto)"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="hf: sequences per forward pass (default: 16 on CPU, 64 on GPU halved on out-of-memory)"),
-    tp: int = typer.Option(1, "--tp", min=1, help="vllm: tensor-parallel GPUs"),
-    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar"),
-    # Planning (blocksworld tasks) options; they are task options, so they name the cell.
-    blocks: Optional[str] = typer.Option(None, "--blocks", help="Planning: block counts, e.g. 3-5 (default, PlanBench's sizes), 4, 3,5,8"),
-    instances: Optional[int] = typer.Option(None, "--instances", help="Planning: problems per block count (default 100)"),
-    instance_seed: Optional[int] = typer.Option(None, "--instance-seed", help="Planning: seed of the generated problems (default 0)"),
-    instances_dir: Optional[Path] = typer.Option(None, "--instances-dir", help="Planning: read PlanBench instance-N.pddl files from this directory"),
-    obfuscation: Optional[str] = typer.Option(None, "--obfuscation", help="blocksworld/random: tokens (default) or words, optionally :SEED"),
-    verifier_rounds: Optional[int] = typer.Option(None, "--verifier-rounds", help="Planning: LLM-Modulo back-prompting rounds after the first answer (default 0)"),
-    feedback: Optional[str] = typer.Option(None, "--feedback", help="Planning with --verifier-rounds: binary | first (default) | all"),
-    executor: str = typer.Option("local", help="local (this process) | ray (a Ray cluster; see docs/scale.md)"),
-    ray_address: Optional[str] = typer.Option(None, help="Ray cluster HOST:PORT (default: $RAY_ADDRESS, else a local Ray)"),
-    ray_workers: Optional[int] = typer.Option(None, min=1, help="Ray workers (actors) per model (default: one per GPU or CPU, no more than the work needs)"),
-    ray_shard_size: Optional[int] = typer.Option(None, min=1, help="Items per shard sent to a Ray worker (default: about four shards per worker)"),
+    model: list[str] = typer.Option(..., "--model", "-m", metavar="MODEL", show_default=False, help="openai/NAME, hf/PATH, vllm/NAME, lab/NAME, baseline/gold, baseline/random (repeatable)"),
+    task: list[str] = typer.Option(["gsm8k"], "--task", "-t", metavar="TASK", help="Task or suite, repeatable"),
+    prompt: Optional[list[str]] = typer.Option(None, "--prompt", "-p", metavar="FORMAT", help="Repeatable: fewshot-cot (default), fewshot-direct, zeroshot-cot, zeroshot-direct; planning: one-shot, zero-shot, zero-shot-cot"),
+    task_option: list[str] = typer.Option([], "--task-option", "-T", metavar="NAME=VALUE", show_default=False, help="Task option, repeatable: `polaris tasks TASK`"),
+    model_option: list[str] = typer.Option([], "--model-option", "-M", metavar="NAME=VALUE", show_default=False, help="Backend option, repeatable (docs/backends.md)"),
+    limit: Optional[int] = typer.Option(None, metavar="N", callback=_each("--limit", 1), help="N items, stratified over the task's groups"),
+    samples: int = typer.Option(1, metavar="K", callback=_each("--samples", 1), show_default=False, help="Samples per item, for self-consistency"),
+    temperature: float = typer.Option(0.0, metavar="T", callback=bounded("--temperature", 0.0), show_default=False, help="Sampling temperature; 0 (default): greedy"),
+    top_p: Optional[float] = typer.Option(None, metavar="P", callback=bounded("--top-p", 0.0, 1.0), help="Nucleus sampling"),
+    max_tokens: list[int] = typer.Option([], "--max-tokens", metavar="N", callback=_each("--max-tokens", 1), show_default=False, help="Token limit: 1024 CoT, 256 direct; repeatable"),
+    reasoning_effort: list[str] = typer.Option([], "--reasoning-effort", metavar="LEVEL", show_default=False, help="minimal | low | medium | high; repeatable"),
+    thinking_budget: list[int] = typer.Option([], "--thinking-budget", metavar="N", callback=_each("--thinking-budget", 0), show_default=False, help="Thinking tokens before the answer; repeatable"),
+    seed: int = typer.Option(0, metavar="N", show_default=False, help="Seed of sampling and --exemplars random"),
+    exemplars: str = typer.Option("default", metavar="WHICH", show_default=False, help="default | complex | random | shuffle | FILE"),
+    exemplar_seeds: int = typer.Option(1, metavar="M", callback=_each("--exemplar-seeds", 1), show_default=False, help="Draws of exemplars per cell, and their spread"),
+    fewshot_as: str = typer.Option("multi", metavar="multi|single", show_default=False, help="Chat few-shot: turns (default) or one message"),
+    system: Optional[str] = typer.Option(None, metavar="TEXT", help="System message for chat models"),
+    vote: str = typer.Option("majority", metavar="majority|complex-top-N", help="How K samples are voted"),
+    think_tags: list[str] = typer.Option([], "--think-tags", metavar="OPEN,CLOSE", show_default=False, help="Reasoning tags stripped before extraction"),
+    scoring: str = typer.Option("generate", metavar="generate|loglik", show_default=False, help="loglik: multiple choice by log-likelihood"),
+    base_url: Optional[str] = typer.Option(None, metavar="URL", help="Server URL (default: $OPENAI_BASE_URL)"),
+    api: str = typer.Option("chat", metavar="chat|completions", show_default=False, help="completions: raw text for base models"),
+    concurrency: int = typer.Option(32, metavar="N", callback=_each("--concurrency", 1), help="Requests in flight"),
+    executor: str = typer.Option("local", metavar="local|ray", show_default=False, help="ray: a Ray cluster (docs/scale.md)"),
+    prices: Optional[Path] = typer.Option(None, "--prices", metavar="FILE", help="Prices for the cost column (docs/compute.md)"),
+    store: Optional[Path] = typer.Option(None, metavar="PATH", help="Store (default: $POLARIS_STORE, ./polaris.db)"),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document instead of the tables"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar or progress lines"),
+    # Deprecated in 0.1, removed in 0.2: the -T / -M options' old flags.
+    template: Optional[str] = typer.Option(None, "--template", **H),
+    blocks: Optional[str] = typer.Option(None, "--blocks", **H),
+    instances: Optional[int] = typer.Option(None, "--instances", **H),
+    instance_seed: Optional[int] = typer.Option(None, "--instance-seed", **H),
+    instances_dir: Optional[Path] = typer.Option(None, "--instances-dir", **H),
+    obfuscation: Optional[str] = typer.Option(None, "--obfuscation", **H),
+    verifier_rounds: Optional[int] = typer.Option(None, "--verifier-rounds", **H),
+    feedback: Optional[str] = typer.Option(None, "--feedback", **H),
+    timeout: Optional[float] = typer.Option(None, "--timeout", **H),
+    stall_timeout: Optional[float] = typer.Option(None, "--stall-timeout", **H),
+    no_stream: bool = typer.Option(False, "--no-stream", **H),
+    max_attempts: Optional[int] = typer.Option(None, "--max-attempts", **H),
+    backoff: Optional[float] = typer.Option(None, "--backoff", **H),
+    budget_param: Optional[str] = typer.Option(None, "--budget-param", **H),
+    device: Optional[str] = typer.Option(None, "--device", **H),
+    dtype: Optional[str] = typer.Option(None, "--dtype", **H),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", **H),
+    tp: Optional[int] = typer.Option(None, "--tp", **H),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", **H),
+    ray_workers: Optional[int] = typer.Option(None, "--ray-workers", **H),
+    ray_shard_size: Optional[int] = typer.Option(None, "--ray-shard-size", **H),
 ) -> None:
-    """Evaluate models on tasks; cached, resumable, every request and response kept in the store."""
+    """Evaluate models on tasks; cached, resumable, every request and response kept in the store.
+    Task options (-T): `polaris tasks TASK`; backend options (-M): docs/backends.md."""
     import asyncio
 
+    from polaris.cli.options import deprecated, merge, model_values, pairs
     from polaris.config import store_path
     from polaris.models.registry import BackendOptions, make_backend
     from polaris.runner.cell import CellSpec
@@ -115,45 +149,49 @@ def run(
 
     from polaris.runner.sensitivity import exemplar_draws, spreads
 
+    old_t = deprecated({"--template": template, "--blocks": blocks, "--instances": instances,
+                        "--instance-seed": instance_seed, "--instances-dir": instances_dir, "--obfuscation": obfuscation,
+                        "--verifier-rounds": verifier_rounds, "--feedback": feedback}, "-T", warn)
+    old_m = deprecated({"--timeout": timeout, "--stall-timeout": stall_timeout, "--no-stream": no_stream,
+                        "--max-attempts": max_attempts, "--backoff": backoff, "--budget-param": budget_param,
+                        "--device": device, "--dtype": dtype, "--batch-size": batch_size, "--tp": tp,
+                        "--ray-address": ray_address, "--ray-workers": ray_workers,
+                        "--ray-shard-size": ray_shard_size}, "-M", warn)
+    given = merge(pairs(task_option, "-T"), old_t, "-T")
+    backend_opts, ray_opts = model_values(merge(pairs(model_option, "-M"), old_m, "-M"), model, executor)
     tasks = expand(task)
-    given = {"blocks": blocks, "instances": instances, "instance_seed": instance_seed,
-             "instances_dir": str(instances_dir) if instances_dir is not None else None,
-             "obfuscation": obfuscation, "verifier_rounds": verifier_rounds, "feedback": feedback}
-    given = {k: v for k, v in given.items() if v is not None}
-    if given.get("verifier_rounds") and samples > 1:
-        raise PolarisError("--verifier-rounds works with one sample per item (drop --samples)")
-    options = {t: _task_options(t, given) for t in tasks}
-    tags = parse_think_tags(think_tags)
-    cells = [
-        draw
-        for m in model for t in tasks
-        for p in (prompt or ["fewshot-direct" if scoring == "loglik" else options[t][0]])
-        for effort, think, limit_tokens in compute_levels(reasoning_effort, thinking_budget, max_tokens)
-        for draw in exemplar_draws(
-            CellSpec(model=m, task=t, prompt=p, api=api, fewshot_as=fewshot_as, exemplars=exemplars,
-                     exemplar_seed=seed, samples=samples, temperature=temperature, top_p=top_p,
-                     max_tokens=limit_tokens, seed=seed, vote=vote, scoring=scoring, system=system,
-                     think_tags=tags, task_options=options[t][1], template=template,
-                     reasoning_effort=effort, thinking_budget=think),
-            exemplar_seeds)
-    ]
-    price_table = load_prices(prices)  # a bad price file fails before anything runs
-    # Validate everything (names, formats, data and exemplar files) before touching the store or network.
-    prepared = [prepare(spec, limit=limit) for spec in cells]
-    opts = BackendOptions(base_url=base_url, api=api, concurrency=concurrency, timeout=timeout,
-                          max_attempts=max_attempts, backoff=backoff, seed=seed, device=device, dtype=dtype,
-                          batch_size=batch_size, tensor_parallel=tp, stall_timeout=stall_timeout,
-                          stream=not no_stream, budget_param=budget_param)
-    for m in model:
-        make_backend(m, opts)  # names and options checked before the store is opened
-    runner = make_executor(executor, opts, concurrency=concurrency,
-                           ray=RayOptions(address=ray_address, workers=ray_workers, shard_size=ray_shard_size))
-    db = Store(store_path(store))
-    try:
-        summaries = asyncio.run(_run_all(prepared, runner, db,
-                                         show=not no_progress and (not as_json or sys.stderr.isatty())))
-    finally:
-        db.close()
+    with option_errors():
+        options = {t: _task_options(t, given) for t in tasks}
+        if any(dict(o[1]).get("verifier_rounds") for o in options.values()) and samples > 1:
+            raise PolarisError("-T verifier-rounds works with one sample per item (drop --samples)")
+        tags = parse_think_tags(think_tags)
+        cells = [
+            draw
+            for m in model for t in tasks
+            for p in (prompt or ["fewshot-direct" if scoring == "loglik" else options[t][0]])
+            for effort, think, limit_tokens in compute_levels(reasoning_effort, thinking_budget, max_tokens)
+            for draw in exemplar_draws(
+                CellSpec(model=m, task=t, prompt=p, api=api, fewshot_as=fewshot_as, exemplars=exemplars,
+                         exemplar_seed=seed, samples=samples, temperature=temperature, top_p=top_p,
+                         max_tokens=limit_tokens, seed=seed, vote=vote, scoring=scoring, system=system,
+                         think_tags=tags, task_options=options[t][1], template=options[t][2],
+                         reasoning_effort=effort, thinking_budget=think),
+                exemplar_seeds)
+        ]
+        price_table = load_prices(prices)  # a bad price file fails before anything runs
+        # Validate everything (names, formats, data and exemplar files) before touching the store or network.
+        prepared = [prepare(spec, limit=limit) for spec in cells]
+    opts = BackendOptions(base_url=base_url, api=api, concurrency=concurrency, seed=seed, **backend_opts)
+    with option_errors():
+        for m in model:
+            make_backend(m, opts)  # names and options checked before the store is opened
+        runner = make_executor(executor, opts, concurrency=concurrency, ray=RayOptions(**ray_opts))
+        db = Store(store_path(store))
+        try:
+            summaries = asyncio.run(_run_all(prepared, runner, db,
+                                             show=not no_progress and (not as_json or sys.stderr.isatty())))
+        finally:
+            db.close()
     for s in summaries:
         ends = (s.get("run") or {}).get("endpoints") or []
         if len(ends) > 1:
@@ -237,6 +275,7 @@ def rescore(
     from polaris.runner.runner import run_cell
     from polaris.store.store import Store
 
+    Store(store_path(store), readonly=True).close()  # a missing store is a one-line error, not a new empty one
     db = Store(store_path(store))
     summaries = []
     try:
@@ -266,22 +305,3 @@ def rescore(
         _json_out(summaries)
     elif summaries:
         results_table(summaries, title="Rescored")
-
-
-@app.command()
-def tasks(as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
-    """List every task with its size."""
-    from polaris.tasks.registry import list_tasks
-
-    rows = list_tasks()
-    if as_json:
-        json.dump([{"task": n, "size": s, "description": d} for n, s, d in rows], sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("task", "items", "description")
-    for n, s, d in rows:
-        table.add_row(n, "-" if s is None else str(s), d)
-    Console().print(table)

@@ -10,7 +10,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from polaris.cli.display import chance_text, ci_text, pct, wide_console
+from polaris.cli.display import chance_text, ci_text, p_text, pct, wide_console
+from polaris.cli.tables import Col, Grid
 
 
 def curve_ks(K: int) -> list[int]:
@@ -24,14 +25,9 @@ def curves_table(summaries: Sequence[dict[str, Any]]) -> None:
     sampled = [s for s in summaries if s.get("maj_at")]
     if not sampled:
         return
-    from rich.table import Table
-
     ks = sorted({k for s in sampled for k in curve_ks(int(s["samples_per_item"]))})
-    table = Table(title="Self-consistency: accuracy % against samples voted (k)", title_justify="left")
-    table.add_column("cell")
-    table.add_column("metric")
-    for k in ks:
-        table.add_column(f"k={k}", justify="right")
+    table = Grid("Self-consistency: accuracy % against samples voted (k)",
+                 [Col("cell"), Col("metric"), *(Col(f"k={k}", "right") for k in ks)])
     for s in sampled:
         cell = f"{s['model']} {s['task']} {s['prompt']} {s['strategy']}"
         if s.get("sampling_degenerate"):
@@ -40,8 +36,7 @@ def curves_table(summaries: Sequence[dict[str, Any]]) -> None:
             values = s[f"{metric}_at"]
             table.add_row(cell if metric == "maj" else "", f"{metric}@k",
                           *[pct(values.get(str(k))) if str(k) in values else "" for k in ks])
-    console = wide_console(120)
-    console.print(table)
+    console = table.print(wide_console())
     if any(s.get("sampling_degenerate") for s in sampled):
         console.print("degenerate: every item's samples are identical (the server ignores temperature?); these"
                       " curves are flat by construction.", style="dim", highlight=False)
@@ -57,20 +52,17 @@ def variance_table(summaries: Sequence[dict[str, Any]]) -> None:
     rows = [s for s in summaries if s.get("variance")]
     if not rows:
         return
-    from rich.table import Table
-
-    table = Table(title="Where the interval comes from (per-sample accuracy, ±1.96·SE in points): items vs"
-                        " sampling", title_justify="left")
-    for col in ("cell", "K", "± total", "± items", "± sampling", "sampling share", "± at K=1", "± at K=∞"):
-        table.add_column(col, justify="left" if col == "cell" else "right")
+    table = Grid("Where the interval comes from (per-sample accuracy, ±1.96·SE in points): items vs sampling",
+                 [Col("cell"), *(Col(c, "right", wrap=False) for c in ("K", "± total", "± items", "± sampling")),
+                  Col("sampling share", "right"), Col("± at K=1", "right", wrap=False, drop=1),
+                  Col("± at K=∞", "right", wrap=False, drop=1)])
     for s in rows:
         v = s["variance"]
         half = lambda se: f"{196 * se:.1f}"  # noqa: E731
         table.add_row(f"{s['model']} {s['task']} {s['prompt']} {s['strategy']}", str(v["samples_per_item"]),
                       half(v["se"]), half(v["se_items"]), half(v["se_sampling"]), f"{100 * v['sampling_share']:.0f}%",
                       half(v["se_at_k1"]), half(v["se_at_k_infinite"]))
-    console = wide_console(120)
-    console.print(table)
+    console = table.print(wide_console())
     console.print("More samples per item shrink only the sampling part (K=∞ is the floor); more items shrink both.",
                   style="dim", highlight=False)
 
@@ -88,18 +80,16 @@ def reasoning_table(summaries: Sequence[dict[str, Any]]) -> None:
     rows = [s for s in summaries if (s.get("tokens") or {}).get("reasoning") or s.get("unterminated_thinking")]
     if not rows:
         return
-    from rich.table import Table
-
-    table = Table(title="Reasoning (~ = estimated from text length)", title_justify="left")
-    for col in ("cell", "completion tokens", "reasoning", "answer", "unterminated thinking"):
-        table.add_column(col, justify="left" if col == "cell" else "right")
+    table = Grid("Reasoning (~ = estimated from text length)",
+                 [Col("cell"), *(Col(c, "right") for c in ("completion tokens", "reasoning", "answer",
+                                                           "unterminated thinking"))])
     for s in rows:
         t = s.get("tokens") or {}
         est = "~" if t.get("reasoning_estimated") else ""
         table.add_row(f"{s['model']} {s['task']} {s['prompt']} {s['strategy']}", str(t.get("completion", "-")),
                       f"{est}{t.get('reasoning', '-')}", f"{est}{t.get('answer', '-')}",
                       str(s.get("unterminated_thinking", 0)))
-    wide_console(120).print(table)
+    table.print(wide_console())
 
 
 def _num(x: float | None, scale: float = 100.0, digits: int = 1) -> str:
@@ -111,36 +101,31 @@ def _num(x: float | None, scale: float = 100.0, digits: int = 1) -> str:
 def sensitivity_table(spreads: Sequence[dict[str, Any]]) -> None:
     if not spreads:
         return
-    from rich.table import Table
-
-    table = Table(title="Exemplar sensitivity: accuracy % across exemplar draws", title_justify="left")
-    for col in ("model", "task", "prompt", "strategy", "draws", "mean", "SD", "min-max", "CI half-width",
-                "SD / SE"):
-        table.add_column(col, justify="left" if col in ("model", "task", "prompt", "strategy") else "right")
+    table = Grid("Exemplar sensitivity: accuracy % across exemplar draws", [
+        Col("model", key=True, wrap=False), Col("task", key=True, wrap=False), Col("prompt", key=True),
+        Col("strategy", key=True), *(Col(c, "right") for c in ("draws", "mean", "SD", "min-max")),
+        Col("CI half-width", "right", drop=1), Col("SD / SE", "right")])
     for s in spreads:
         table.add_row(s["model"], s["task"], s["prompt"], s["strategy"], str(s["draws"]), _num(s["mean"]),
                       _num(s["sd"]), f"{_num(s['min'])}-{_num(s['max'])}", _num(s["ci_halfwidth"]),
                       _num(s["sd_over_se"], 1.0, 2))
-    console = wide_console(120)
-    console.print(table)
+    console = table.print(wide_console())
     console.print("SD / SE above 1: changing only the exemplars moves accuracy more than the items' sampling error"
                   " does; gaps smaller than the spread are exemplar noise.", style="dim", highlight=False)
 
 
 def comparisons_table(rows: Sequence[dict[str, Any]], title: str = "Paired comparisons (A - B on shared items)",
                       holm: bool = False) -> None:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
     where = any(r.get("where") for r in rows)
+    num = {"A %": 0, "B %": 0, "n": 0, "Δ pts [95% CI]": 0, "SE": 2, "a_only": 2, "b_only": 2, "McNemar p": 0,
+           "p (Holm)": 0, "corr": 3, "MDE pts": 1}
     cols = ["contrast"] + (["where"] if where else []) + ["A %", "B %", "n", "Δ pts [95% CI]", "SE", "a_only",
                                                          "b_only", "McNemar p"]
     if holm:
         cols += ["p (Holm)"]
     cols += ["corr", "MDE pts"]
-    for col in cols:
-        left = col in ("contrast", "where")
-        table.add_column(col, justify="left" if left else "right", no_wrap=not left)
+    table = Grid(title, [Col(c, key=c == "where") if c in ("contrast", "where")
+                         else Col(c, "right", wrap=c == "Δ pts [95% CI]", drop=num[c]) for c in cols])
     for r in rows:
         head = [r["name"]] + ([r.get("where", "")] if where else [])
         if r.get("n", 0) == 0:
@@ -155,16 +140,13 @@ def comparisons_table(rows: Sequence[dict[str, Any]], title: str = "Paired compa
         cells.append(_num(r.get("corr"), 1.0, 2))
         cells.append(_num(r.get("mde")))
         table.add_row(*cells)
-    console = wide_console(150)
-    console.print(table)
+    console = table.print(wide_console())
     console.print("MDE: the smallest |Δ| these items detect with 80% power at 5% (two-sided), from the paired SE;"
                   " a non-significant Δ says little about effects below it.", style="dim", highlight=False)
 
 
 def _p(p: float | None) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "-"
-    return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
+    return p_text(p)  # "<1e-300" for an underflow, never "0.0e+00"
 
 
 def _scored(s: dict[str, Any]) -> str:
@@ -177,14 +159,12 @@ def _scored(s: dict[str, Any]) -> str:
 
 def grid_table(rows: Sequence[dict[str, Any]], title: str) -> None:
     """One row per experiment cell: state, accuracy with CI, maj/pass at K, tokens."""
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for col, just in [("model", "left"), ("task", "left"), ("prompt", "left"), ("strategy", "left"),
-                      ("seed", "right"), ("state", "left"), ("n", "right"), ("accuracy % [95% CI]", "right"),
-                      ("chance %", "right"), ("vs chance (p)", "right"),
-                      ("pass@K %", "right"), ("extracted %", "right"), ("tokens", "right")]:
-        table.add_column(col, justify=just, no_wrap=just == "right")  # type: ignore[arg-type]
+    table = Grid(title, [
+        Col("model", key=True, wrap=False), Col("task", key=True, wrap=False), Col("prompt", key=True),
+        Col("strategy", key=True), Col("seed", "right", key=True), Col("state"), Col("n", "right"),
+        Col("accuracy % [95% CI]", "right", wrap=False), Col("chance %", "right", drop=2),
+        Col("vs chance (p)", "right", drop=2), Col("pass@K %", "right", drop=1), Col("extracted %", "right", drop=3),
+        Col("tokens", "right", drop=2)])
     for r in rows:
         s = r.get("summary") or {}
         K = s.get("samples_per_item")
@@ -194,4 +174,4 @@ def grid_table(rows: Sequence[dict[str, Any]], title: str) -> None:
         table.add_row(r["model"], r["task"], r["prompt"], strategy, str(r["seed"]), r["state"],
                       _scored(s), ci_text(s) if s else "-", base, norm, passk,
                       pct(s.get("extracted")) if s else "-", tokens_line(s) if s else "-")
-    wide_console(150).print(table)
+    table.print(wide_console())

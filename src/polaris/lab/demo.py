@@ -63,17 +63,25 @@ def demo_cells(models: Sequence[Any], tasks: Sequence[str]) -> list[Any]:
 def one_bar(bar: Bar, description: str, total: int) -> Bar:
     """A bar factory for cells run one after another that draws all of them as one bar."""
     update = bar(description, total)
-    base = [0, 0]  # items and errors of the cells already finished
-    last = [0, 0]  # of the cell running now
+    base = [0, 0, 0]  # items, errors and requests sent of the cells already finished
+    last = [0, 0, 0]  # of the cell running now
 
     def per_cell(_description: str, _n: int) -> Callable[[int, int, int], None]:
-        base[0], base[1] = base[0] + last[0], base[1] + last[1]
-        last[:] = [0, 0]
+        base[:] = [b + n for b, n in zip(base, last)]
+        last[:] = [0, 0, 0]
 
         def on_progress(done: int, _total: int, errors: int) -> None:
-            last[:] = [done, errors]
+            last[0], last[1] = done, errors
             update(base[0] + done, total, base[1] + errors)
 
+        def sent(calls: int) -> None:  # the bar's rate counts only work sent (a cached re-run has none)
+            last[2] = calls
+            if getattr(update, "sent", None) is not None:
+                update.sent(base[2] + calls)
+
+        on_progress.sent = sent  # type: ignore[attr-defined]
+        if getattr(update, "status", None) is not None:
+            on_progress.status = update.status  # type: ignore[attr-defined]
         return on_progress
 
     return per_cell

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue as queue_mod
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -235,7 +236,16 @@ def _run_all(todo: list[Job], jobs: int, record, show_progress: bool) -> None:
         return
     total = sum(j.spec.steps for j in todo)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), disable=not show_progress) as bar:
+    console = Console(stderr=True)
+    # Without a terminal (a log file, CI) a rich bar would print its last frame cut to 80 columns: plain
+    # progress lines instead (cli/progress.py), steps being the work.
+    lines = None
+    if show_progress and not console.is_terminal:
+        from polaris.cli.progress import PlainBar
+
+        lines = PlainBar(f"training {len(todo)} models (steps)", total, sys.stderr)
+        lines.sent(1)
+    with Progress(*columns, console=console, disable=not show_progress or lines is not None) as bar:
         overall = bar.add_task(f"training {len(todo)} models", total=total)
         seen: dict[str, int] = {}
 
@@ -243,6 +253,9 @@ def _run_all(todo: list[Job], jobs: int, record, show_progress: bool) -> None:
             bar.advance(overall, step - seen.get(model_id, 0))
             seen[model_id] = step
             bar.update(overall, description=f"training {len(todo)} models · {model_id} loss {loss:.3f}")
+            if lines is not None:
+                lines.status_text = f"{model_id} loss {loss:.3f}"
+                lines.update(sum(seen.values()), total, 0)
 
         if jobs == 1:
             for job in todo:

@@ -3,8 +3,8 @@
 openai/<model>    any OpenAI-compatible server (`--base-url`, `OPENAI_BASE_URL`, `OPENAI_API_KEY`)
 baseline/gold     always right, in the requested format (plumbing check)
 baseline/random   a random well-formed answer (chance level)
-hf/<id-or-path>   a transformers model in this process (`--device`, `--dtype`, `--batch-size`)
-vllm/<id-or-path> vLLM's offline engine in this process (`--tp`, `--dtype`)
+hf/<id-or-path>   a transformers model in this process (`-M device=`, `-M dtype=`, `-M batch-size=`)
+vllm/<id-or-path> vLLM's offline engine in this process (`-M tp=`, `-M dtype=`)
 lab/<id-or-dir>   an emergence-lab model (`polaris lab models`; numpy, or torch when installed)
 """
 

@@ -5,7 +5,7 @@ what it understands:
 
 - OpenAI-compatible servers (`openai_fields`): `reasoning_effort` as the request field of that name
   (the OpenAI API; vLLM and SGLang forward it to the chat template, where gpt-oss-style templates
-  read it). A thinking budget is sent the way `--budget-param` says, since servers disagree:
+  read it). A thinking budget is sent the way `-M budget-param=` says, since servers disagree:
     thinking_token_budget   vLLM's sampling parameter: a hard cap, enforced by the server when it
                             runs with --reasoning-parser and --reasoning-config (default);
     custom_params           SGLang: `{"custom_params": {"thinking_budget": N}}`, a hard cap with

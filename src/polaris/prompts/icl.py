@@ -1,4 +1,4 @@
-"""Lu et al.'s (2024) prompt templates for multiple-choice tasks: `--template open|closed|closed-adv`.
+"""Lu et al.'s (2024) prompt templates for multiple-choice tasks: `-T template=open|closed|closed-adv`.
 
 The strings are those of UKPLab/on-emergence (`utils.py: prompt_types`, `prompts/<task>/*.txt`):
 

@@ -85,6 +85,7 @@ class _CellState:
     shards_left: int = 0
     done: int = 0
     errors: int = 0
+    sent: int = 0  # calls the workers sent for this cell (the progress bar's rate)
     update: Any = None
 
 
@@ -418,6 +419,9 @@ class RayExecutor(Executor):
             if calls:  # committed before the worker's solvers go on, and before their items count
                 await asyncio.gather(*(writer.record_call(**call) for call in calls))
                 actor.committed.remote(shard_id, batch)
+                state.sent += len(calls)
+                if getattr(state.update, "sent", None) is not None:  # the bar's rate: work sent only
+                    state.update.sent(state.sent)
             for j, out in finished:
                 self._advance(state, shard.indices[j], out)
 

@@ -356,12 +356,15 @@ async def run_cell(
         done += 1
         errors += isinstance(out, RequestFailed)
         monitor.item(cell.spec, out)
+        if sent is not None:  # the bar's rate counts only work sent (cli/progress.py), not cached items
+            sent(ctx.stats.calls)
         if on_progress is not None:
             on_progress(done, len(cell.items), errors)
         if tick is not None:
             tick.tick(at_most_every=0.1)
 
     status = getattr(on_progress, "status", None)  # the bar's status line (cli/display.py), if it has one
+    sent = getattr(on_progress, "sent", None)  # and its count of requests sent
     tick = Ticker(monitor, backend, status) if status is not None and backend is not None else None
     ticker = asyncio.ensure_future(tick.run()) if tick is not None else None
     started = time.time()

@@ -125,7 +125,7 @@ def item_options(item: Item) -> tuple[tuple[str, ...], int | None] | None:
 
 @dataclass(frozen=True)
 class EMAScorer:
-    """Scorer for a cell run with one of Lu et al.'s templates (`--template`)."""
+    """Scorer for a cell run with one of Lu et al.'s templates (`-T template=`)."""
 
     template: str
     version: str = "ema-1"

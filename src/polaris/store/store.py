@@ -119,7 +119,9 @@ class Store:
         version = SCHEMA_VERSION if known else health.inspect(self.path)
         exists = version is not None
         if readonly and not exists:
-            raise PolarisError(f"no Polaris store at {self.path} (run `polaris run` first, or pass --store)")
+            from polaris.config import missing_store
+
+            raise PolarisError(missing_store(self.path))
         if not exists and self.path.parent and not self.path.parent.exists():
             raise PolarisError(f"cannot create store {self.path}: directory {self.path.parent} does not exist")
         health.remember(self.path)

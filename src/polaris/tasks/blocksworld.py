@@ -5,13 +5,13 @@ Tasks: `blocksworld` (PlanBench's natural language), `blocksworld/mystery` (its 
 words), and the same problems as PDDL: `blocksworld/pddl`, `blocksworld/mystery-pddl`,
 `blocksworld/random-pddl`. Prompt formats: one-shot (default), zero-shot, zero-shot-cot.
 
-Problems are generated (seeded, uniform as PlanBench's `bwstates`, `--instances` per block count) or
-read from `--instances-dir` (PlanBench's `instance-N.pddl` files). The one-shot example of an instance
+Problems are generated (seeded, uniform as PlanBench's `bwstates`, `-T instances=N` per block count) or
+read from `-T instances-dir=DIR` (PlanBench's `instance-N.pddl` files). The one-shot example of an instance
 is the instance before it, with its optimal plan, as in PlanBench: generated sets draw one extra
 problem per block count to be the first one's example; an instance directory takes the previous file
 (the first file takes the last).
 
-`--verifier-rounds R` switches the solver to `modulo`: the validator's feedback (`--feedback binary |
+`-T verifier-rounds=R` switches the solver to `modulo`: the validator's feedback (`-T feedback=binary |
 first | all`, in the rendering's words) goes back to the model until the plan is valid or R rounds
 pass. Every round is a cached request, so an interrupted run resumes with only the missing rounds.
 """
