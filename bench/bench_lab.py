@@ -80,16 +80,16 @@ def engine_times() -> dict[str, float] | None:
 
 def against(other: Path, rounds: int) -> None:
     """The demo of this checkout and of `other`, alternating (this, other, other, this, ...)."""
-    times: dict[str, list[tuple[float, float]]] = {"this": [], "other": []}
+    times: dict[str, list[tuple[float, float, float]]] = {"this": [], "other": []}
     for i in range(rounds):
         for name in (("this", "other") if i % 2 == 0 else ("other", "this")):
             d = demo_times(ROOT if name == "this" else other)
-            times[name].append((d["cold"], d["cached"]))
-            print(f"{name}: cold {d['cold']:.1f} s, cached {d['cached']:.1f} s (load {os.getloadavg()[0]:.1f})",
-                  flush=True)
+            times[name].append((d["cold"], d["cached"], d["report"]))
+            print(f"{name}: cold {d['cold']:.1f} s (report step {d['report']:.1f} s), cached {d['cached']:.1f} s "
+                  f"(load {os.getloadavg()[0]:.1f})", flush=True)
     for name, ts in times.items():
-        print(f"{name}: mean cold {sum(c for c, _ in ts) / len(ts):.1f} s, mean cached "
-              f"{sum(c for _, c in ts) / len(ts):.1f} s")
+        print(f"{name}: mean cold {sum(t[0] for t in ts) / len(ts):.1f} s, mean cached "
+              f"{sum(t[1] for t in ts) / len(ts):.1f} s, mean report step {sum(t[2] for t in ts) / len(ts):.1f} s")
 
 
 def main() -> None:

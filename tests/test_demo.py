@@ -117,6 +117,58 @@ def test_sentences_are_the_measured_numbers(runs):
     z = next(v["z"] for v in doc["results"][TASK]["verdicts"]
              if v["prompt"] == "zeroshot-direct" and v["metric"] == "exact")
     assert f"z = {z:.1f}" in text
+    # Where direct exact match gets worse from one size to the next, the findings say so with the numbers.
+    shape = doc["results"][TASK]["shape"]["zeroshot-direct"]["exact"]
+    for d in shape["dips"]:
+        assert "Direct exact match is not monotonic in size" in text
+        assert f"{100 * d['before']:.1f}% at" in text and f"to {100 * d['after']:.1f}% at" in text
+    seeds = shape["widest_seeds"]
+    if seeds["high"] - seeds["low"] >= 0.2:
+        assert f"from {100 * seeds['low']:.1f}% to {100 * seeds['high']:.1f}%" in text
+
+
+@pytest.mark.parametrize("width", (1400, 800))
+def test_the_report_opens_with_the_findings_and_their_figure(runs, width):
+    """The demo's page in a real browser: the findings' scaling figure (exact match beside per-digit
+    accuracy) is whole within the first screen, and nothing runs off the page's right edge."""
+    from browserkit import CHROMIUM, OVERFLOW, launch
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium (/usr/bin/chromium) is not installed")
+    p, browser = launch(pytest.importorskip("playwright.sync_api"))
+    try:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto((runs[0] / "report" / "index.html").resolve().as_uri())
+        page.wait_for_load_state("load")
+        img = page.locator("#summary figure img")
+        assert img.get_attribute("src") == "figures/findings.png"
+        box = img.bounding_box()
+        assert box and 0 < box["y"] and box["y"] + box["height"] <= 900, box
+        assert page.evaluate(OVERFLOW, ".wide")["over"] == []
+    finally:
+        browser.close()
+        p.stop()
+
+
+def test_what_every_row_shares_is_said_once(runs):
+    """The demo's 18 contrasts are all CoT vs direct, its 36 cells all greedy, its 8 curves all of 6 sizes
+    and 18 models: said above the tables, not repeated in columns of every row."""
+    page = (runs[0] / "report" / "index.html").read_text()
+
+    def section(key: str) -> tuple[str, list[str]]:
+        body = page[page.index(f'<section id="{key}">'):]
+        body = body[:body.index("</section>")]
+        return body, re.findall(r"<th(?: [^>]*)?>(.*?)</th>", body)
+
+    contrasts, header = section("contrasts")
+    assert "Every contrast below: contrast CoT vs direct (A zeroshot-cot, B zeroshot-direct)" in contrasts
+    assert header[:2] == ["where", "n"] and "A %" in header and "contrast" not in header
+    tasks, header = section("tasks")
+    assert "Every row: strategy greedy+completions." in tasks
+    assert header[:3] == ["model", "prompt", "n"]
+    scaling, header = section("scaling")
+    assert "6 sizes and 18 models per curve." in scaling and "sizes" not in header
+    assert header[header.index("B") - 1] == "smooth under"
 
 
 def test_second_run_is_served_from_the_store(runs):

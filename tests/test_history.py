@@ -84,7 +84,7 @@ def test_limit_on_a_suite_takes_every_group_and_is_labelled_partial(shared_data,
     assert cell["status"] == "partial" and "54 of 6511" in cell["reason"]
     out = tmp_path / "report"
     polaris("report", "--store", str(store), "--out", str(out), env=env, check=True)
-    assert "54 of 6511 (partial)" in (out / "index.html").read_text()
+    assert "54 of 6,511 (partial)" in (out / "index.html").read_text()
 
 
 def test_limit_is_a_stratified_prefix(shared_data):

@@ -7,6 +7,7 @@ source's. Agreement thresholds are floors, not today's exact figures (extraction
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import urllib.parse
@@ -205,6 +206,12 @@ def test_report_and_viewer_show_imported_runs(store, tmp_path):
     planning = page[page.index('id="planning"'):]
     planning = planning[:planning.index("</section>")]
     assert "zero-shot greedy †" in planning  # the planning tables mark them too
+    board = page[page.index('id="leaderboard"'):]
+    board = board[:board.index("</section>")]
+    assert "†" in board and "Polaris did not send these prompts" in board  # and the leaderboards, with their source
+    # Headings and sentences name a task's instance directory by its last part, not the importer's absolute path.
+    shown = re.findall(r"<h3[^>]*>(.*?)</h3>", page) + re.findall(r'<section id="summary">.*?</section>', page, re.S)
+    assert any("instances_dir=…/" in s for s in shown) and not any("instances_dir=/" in s for s in shown)
     manifests = json.loads((out / "manifests.json").read_text())
     assert any(m.get("manifest", m).get("backend", {}).get("imported") for m in manifests.values())
 

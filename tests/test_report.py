@@ -74,8 +74,9 @@ def _store(built):
 
 def test_sections_follow_the_data(built):
     page = parse(built["html"])
-    # Scaling is there because the pythia cells have sizes in the shipped models.yaml.
-    expected = ["leaderboard", "tasks", "contrasts", "voting", "planning", "scaling", "manifests"]
+    # The question answered first (findings, leaderboards), then the details. Scaling is there because
+    # the pythia cells have sizes in the shipped models.yaml.
+    expected = ["summary", "leaderboard", "scaling", "contrasts", "voting", "planning", "tasks", "manifests"]
     assert page.sections == expected
     assert built["result"]["sections"] == expected == built["data"]["sections"]
     nav = [a["href"] for t, a in page.tags if t == "a" and (a.get("href") or "").startswith("#") and
@@ -113,7 +114,7 @@ def test_numbers_equal_the_store_summaries(built):
             # The per-task row of this run shows the same accuracy, CI and counts, with its run id.
             (text,) = [t for a, t in page.rows if a.get("data-run") == run.id and a.get("data-table") == "tasks"]
             assert ci(want["accuracy"], want["ci95"]) in text and run.id in text
-            assert (f"|{want['scored']}|" in text or f"|{want['scored']} of " in text) and f"|{want['errors']}|" in text
+            assert (f"|{want['scored']:,}|" in text or f"|{want['scored']:,} of " in text) and f"|{want['errors']}|" in text
             # A run that `polaris run` wrote recorded the same numbers in its manifest.
             stored = run.manifest.get("summary")
             if stored and "accuracy" in stored:
@@ -130,10 +131,17 @@ def test_leaderboard_rows_carry_each_cells_accuracy(built):
         s = cell["summary"]
         rows = [t for a, t in board.rows if a.get("data-model") == cell["model"] and cell["run_id"] in t]
         assert len(rows) == 1 and ci(s["accuracy"], s["ci95"]) in rows[0], (cell["label"], rows)
-    # The Chain-of-Thought Hub board marks partial cells and says why.
-    assert "Chain-of-Thought Hub: fewshot-cot, greedy" in section
-    assert "openai/alpha GSM8K: 40 of 1319 items scored" in html.unescape(section)
-    assert page.sections[0] == "leaderboard"
+    # One board per suite, its columns the prompt formats x strategies of the suite's cells (not one
+    # board per format and strategy); it marks partial cells and says why.
+    assert section.count("<h3>Chain-of-Thought Hub: GSM8K</h3>") == 1
+    assert section.count("<table") == section.count("<h3>") == 3  # GSM8K and the two Blocksworld tasks
+    gsm8k = [c for c in built["data"]["cells"] if c["task"] == "gsm8k" and c["model"] != HOSTILE_MODEL]
+    gsm8k_board = parse(section.split("<h3>Chain-of-Thought Hub: GSM8K</h3>", 1)[1].split("<h3>", 1)[0])
+    (header,) = [t for a, t in gsm8k_board.rows if t.startswith("|model|")]
+    for cell in gsm8k:
+        assert cell["prompt"] in header and cell["strategy"] in header
+    assert "* openai/alpha fewshot-cot greedy: 40 of 1319 items scored" in html.unescape(section)
+    assert page.sections[:2] == ["summary", "leaderboard"]
 
 
 def test_self_consistency_table_and_numbers(built):
@@ -235,8 +243,8 @@ def test_figures_are_png_and_svg_beside_the_page(built):
     out = built["out"]
     figs = built["data"]["figures"]
     stems = {Path(f).with_suffix("").as_posix() for f in figs}
-    assert stems == {"figures/forest", "figures/votes-0", "figures/planning-blocks", "figures/planning-rounds",
-                     "figures/scaling-0"}
+    assert stems == {"figures/findings", "figures/forest", "figures/votes-0", "figures/planning-blocks",
+                     "figures/planning-rounds", "figures/scaling-0"}
     for stem in stems:
         png, svg = out / f"{stem}.png", out / f"{stem}.svg"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000

@@ -5,25 +5,18 @@ runs nothing. Skipped when playwright or /usr/bin/chromium is absent."""
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
 
 import pytest
 from conftest import polaris
 from reportdata import HOSTILE, HOSTILE_ERROR, HOSTILE_GROUP, HOSTILE_MODEL, build_store
 
-CHROMIUM = Path("/usr/bin/chromium")
+from browserkit import ARGS, CHROMIUM, needs_chromium, serving
+
 expect = None  # playwright.sync_api.expect once the browser fixture has imported it
 
 # Waits go through playwright's locators (its own isolated script world): the viewer's content policy
 # forbids evaluating strings in the page, and the tests keep that policy on.
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +87,8 @@ def test_report_shows_hostile_text_literally_and_runs_nothing(browser, store):
 
 @pytest.fixture(scope="module")
 def viewer(store):
-    from polaris.report.viewer import make_server
-
-    server = make_server(store["store"], port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.url
-    server.shutdown()
-    server.server_close()
+    with serving(store["store"]) as url:
+        yield url
 
 
 def test_viewer_shows_hostile_responses_literally_and_runs_nothing(browser, viewer):

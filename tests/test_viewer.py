@@ -335,3 +335,92 @@ def test_ctrl_c_stops_the_viewer_quietly(viewer):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and err.strip() == "viewer stopped"
+
+
+def test_a_failed_item_names_its_request(tmp_path):
+    """A real run whose server failed some requests (one attempt each): each failed item's result names
+    the request it sent, and the viewer shows that request, its question and its failed call."""
+    import os
+    from unittest import mock
+
+    from conftest import answers_for, polaris, write_gsm8k
+    from fakeserver import FakeOpenAI, Policy
+
+    data = write_gsm8k(tmp_path / "data", 16)
+    with mock.patch.dict(os.environ, {"POLARIS_DATA_DIR": str(data)}):
+        answers = answers_for("gsm8k")
+    store = tmp_path / "store.db"
+    with FakeOpenAI(Policy(answers=answers, faults={"500": 0.4})) as server:
+        proc = polaris("run", "-m", "openai/flaky", "--base-url", server.base_url, "--store", str(store), "-p",
+                       "zeroshot-cot", "--max-attempts", "1", "--no-progress", env=cli_env(POLARIS_DATA_DIR=str(data)))
+    assert proc.returncode == 4, proc.stderr
+    db = Store(store, readonly=True)
+    try:
+        (run,) = db.runs()
+        failed = [r for r in db.results(run.id) if r.error is not None]
+        assert failed
+        calls = {h: (ok, error) for h, ok, error in db.db.execute("SELECT hash, ok, error FROM calls")}
+        for r in failed:
+            assert calls[r.data["request"]] == (0, r.error)  # the request that failed, with this error
+    finally:
+        db.close()
+    server = make_server(store, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        status, d = get(server.url, "/api/item", {"run": run.id, "item": failed[0].item})
+        assert status == 200 and d["verdict"] == "error" and d["request_found_by"] == "result"
+        assert d["request"]["messages"][-1]["content"] == d["question"] and d["question"].startswith("Question:")
+        assert [f["error"] for f in d["failures"]] == [failed[0].error] and d["failures"][0]["attempts"] == 1
+        status, page = get(server.url, "/api/results", {"run": run.id, "verdict": "error"})
+        assert len(page["rows"]) == len(failed) and all(r["question"].startswith("Question:") for r in page["rows"])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_older_failed_result_finds_its_request_among_the_failed_calls(tmp_path):
+    """Results stored before they named a failed request: the run's one failed call with the same error
+    is that request; several such calls cannot be told apart, and the page says which case it is."""
+    path = tmp_path / "store.db"
+    db = Store(path)
+    try:
+        db.put_run("cccc000000000001", "openai/c/gsm8k/zeroshot-cot/greedy",
+                   {"model": "openai/c", "task": "gsm8k", "prompt": "zeroshot-cot"}, {"strategy": "greedy"})
+        body = {"model": "openai/c", "kind": "chat", "messages": [{"role": "user", "content": "What is 2+2?"}]}
+        db.record_call("h-once", body, run="cccc000000000001", first_idx=0, n=1, error="timeout: 600 s", attempts=3)
+        for h in ("h-a", "h-b"):
+            db.record_call(h, body | {"messages": [{"role": "user", "content": h}]}, run="cccc000000000001",
+                           first_idx=0, n=1, error="http: HTTP 503", attempts=2)
+        db.put_results("cccc000000000001", [
+            ResultRow("q0", 0, "", None, None, False, "timeout: 600 s", None, "4", {"outcome": "error"}),
+            ResultRow("q1", 1, "", None, None, False, "http: HTTP 503", None, "5", {"outcome": "error"}),
+            ResultRow("q2", 2, "", None, None, False, "reset: gone", None, "6", {"outcome": "error"}),
+        ])
+    finally:
+        db.close()
+    server = make_server(path, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        found = {item: get(server.url, "/api/item", {"run": "cccc000000000001", "item": item})[1]
+                 for item in ("q0", "q1", "q2")}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert found["q0"]["request_found_by"] == "calls" and found["q0"]["question"] == "What is 2+2?"
+    assert found["q0"]["failures"] == [{"error": "timeout: 600 s", "attempts": 3, "latency": None,
+                                        "created": found["q0"]["failures"][0]["created"]}]
+    assert (found["q1"]["request"], found["q1"]["request_found_by"]) == (None, "several")
+    assert (found["q2"]["request"], found["q2"]["request_found_by"]) == (None, "none")
+
+
+def test_the_question_is_what_was_asked():
+    from polaris.analysis.answers import question_of
+
+    lab = {"prompt": "562+568\n\nAnswer directly.\n"}
+    # Zero-shot: the whole prompt (operands and hint), not its last block (the hint alone).
+    assert question_of(lab, "zeroshot-direct") == "562+568\n\nAnswer directly."
+    fewshot = {"prompt": "Q: 1+1?\nA: 2\n\nQ: 2+3?\nA:"}
+    assert question_of(fewshot, "fewshot-direct") == "Q: 2+3?\nA:"
+    chat = {"messages": [{"role": "user", "content": "Q: 1+1?"}, {"role": "assistant", "content": "2"},
+                         {"role": "user", "content": "Q: 2+3?"}]}
+    assert question_of(chat, "fewshot-cot") == question_of(chat, "zeroshot-cot") == "Q: 2+3?"

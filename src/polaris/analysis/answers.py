@@ -63,19 +63,26 @@ def select_runs(runs: Sequence[RunRow], task: str, model: str | None = None, pro
     ]
 
 
-def question_of(body: dict[str, Any] | None) -> str | None:
-    """The item's question as it was sent: the last user turn, or the last block of a completion prompt."""
+def question_of(body: dict[str, Any] | None, prompt: str | None = None) -> str | None:
+    """The item's question as it was sent: the last user turn, or, of a completion prompt, the block
+    after the last exemplar. A zero-shot completion prompt (`prompt` names the run's format) has no
+    exemplar: all of it is the question ("562+568" and its hint "Answer directly.", not the hint alone)."""
     if not body:
         return None
     if isinstance(body.get("messages"), list):
         users = [m.get("content") for m in body["messages"] if isinstance(m, dict) and m.get("role") == "user"]
         return users[-1] if users and isinstance(users[-1], str) else None
     text = body.get("prompt")
-    return text.rstrip("\n").rsplit("\n\n", 1)[-1] if isinstance(text, str) else None
+    if not isinstance(text, str):
+        return None
+    if prompt is not None and prompt.startswith("zeroshot"):
+        return text.strip("\n")
+    return text.rstrip("\n").rsplit("\n\n", 1)[-1]
 
 
-def item_view(row: ResultRow, samples: Sequence[SampleRow], body: dict[str, Any] | None) -> dict[str, Any]:
-    """One item as `polaris samples --json` shows it."""
+def item_view(row: ResultRow, samples: Sequence[SampleRow], body: dict[str, Any] | None,
+              prompt: str | None = None) -> dict[str, Any]:
+    """One item as `polaris samples --json` shows it; `prompt`: the run's prompt format."""
     per = {s.get("idx"): s for s in row.data.get("samples", ()) if isinstance(s, dict)}
     return {
         "item": row.item,
@@ -91,7 +98,7 @@ def item_view(row: ResultRow, samples: Sequence[SampleRow], body: dict[str, Any]
         "disagree": disagrees(row),
         "error": row.error,
         "request": row.data.get("request"),
-        "question": question_of(body),
+        "question": question_of(body, prompt),
         "samples": [
             {"idx": s.idx, "text": s.text, "finish": s.finish, "answer": per.get(s.idx, {}).get("answer"),
              "strict": per.get(s.idx, {}).get("strict"), "correct": per.get(s.idx, {}).get("correct"),

@@ -109,7 +109,7 @@ def jobs_for(store: Store, spec: CellSpec, rows: list[ResultRow], items: dict[st
         if item is None:
             continue
         h = r.data["request"]
-        question = question_of(store.request(h)) or item.question
+        question = question_of(store.request(h), spec.prompt) or item.question
         for s in r.data.get("samples") or ():
             sample = got.get((h, s.get("idx", 0)))
             if sample is None:

@@ -143,7 +143,7 @@ def samples(
                 keep = {s.get("idx") for s in r.data.get("samples", ()) if isinstance(s, dict)}
                 got = db.samples(h) if h else {}
                 chosen_samples = [got[i] for i in sorted(got) if i in keep]
-                view = item_view(r, chosen_samples, db.request(h) if h else None)
+                view = item_view(r, chosen_samples, db.request(h) if h else None, run.spec.get("prompt"))
                 if prov is not None:
                     view["source"] = source_view(r, prov, chosen_samples)
                 views.append(view)

@@ -28,12 +28,20 @@ def params_text(p: float) -> str:
 
 def findings(study: Any, models: Sequence[Any]) -> dict[str, Any]:
     """Per format and metric the size means with 95% CIs, per model the scores, and the verdicts."""
+    from polaris.analysis.shape import dips, widest_spread
     from polaris.analysis.studyreport import curve_dict
 
     size_of = {m.params: m.size for m in models}
     curves: dict[str, dict[str, list[dict[str, Any]]]] = {}
     per_model: dict[str, dict[str, dict[str, float]]] = {}
+    shape: dict[str, dict[str, dict[str, Any]]] = {}
     for c in study.curves:
+        spread = widest_spread(c)
+        shape.setdefault(c.prompt, {})[c.metric] = {
+            "dips": [{"from": round(d.params_a), "to": round(d.params_b), "before": d.before, "after": d.after}
+                     for d in dips(c)],
+            "widest_seeds": None if spread is None else {"params": round(spread.params), "low": spread.low,
+                                                         "high": spread.high, "models": spread.models}}
         d = curve_dict(c)
         curves.setdefault(c.prompt, {})[c.metric] = [
             {"size": size_of.get(round(p["params"])), "params": round(p["params"]), "mean": p["y"],
@@ -50,6 +58,7 @@ def findings(study: Any, models: Sequence[Any]) -> dict[str, Any]:
         "curves": curves,
         "models": per_model,
         "verdicts": verdicts,
+        "shape": shape,
         "notes": list(study.notes),
     }
 
@@ -72,7 +81,7 @@ def _direct(f: dict[str, Any]) -> str | None:
     if len(exact) < 2:
         return None
     lo, hi = exact[0], exact[-1]
-    text = (f"Answering directly, exact match goes from {pct(lo['mean'])} at {params_text(lo['params'])} "
+    text = (f"Answering directly ({DIRECT}), exact match goes from {pct(lo['mean'])} at {params_text(lo['params'])} "
             f"parameters to {pct(hi['mean'])} at {params_text(hi['params'])}")
     step = _largest_step(exact)
     if step is not None:
@@ -81,7 +90,7 @@ def _direct(f: dict[str, Any]) -> str | None:
                  f"({params_text(a['params'])} to {params_text(b['params'])})")
     if len(digits) == len(exact):
         dstep = _largest_step(digits)
-        text += (f". Per-digit accuracy of the same answers rises from {pct(digits[0]['mean'])} to "
+        text += (f". Per-digit accuracy (the figure's per-token accuracy) of the same answers rises from {pct(digits[0]['mean'])} to "
                  f"{pct(digits[-1]['mean'])}, by at most {100 * dstep[0]:+.1f} points a step" if dstep else "")
     return text + "."
 
@@ -95,8 +104,35 @@ def _scratchpad(f: dict[str, Any]) -> str | None:
     if gap <= 0.05:
         return (f"The scratchpad does not help here: its exact match is at most {100 * gap:.1f} points above "
                 f"direct answers.")
-    return (f"With a scratchpad, exact match reaches {pct(best['mean'])} at {params_text(best['params'])} parameters, "
+    return (f"With a scratchpad ({SCRATCHPAD}), exact match reaches {pct(best['mean'])} at {params_text(best['params'])} parameters, "
             f"where direct answers are at {pct(direct[best['params']]['mean'])}.")
+
+
+def _shape(f: dict[str, Any]) -> list[str]:
+    """Where exact match gets worse with size (naming the other metrics that dip at the same step) and
+    how far apart the seeds of one size are, when they are far apart."""
+    out = []
+    shape = f.get("shape") or {}
+    for prompt, name in ((DIRECT, "Direct"), (SCRATCHPAD, "Scratchpad")):
+        metrics = shape.get(prompt) or {}
+        for d in (metrics.get("exact") or {}).get("dips") or []:
+            also = [NAMES[m] for m in CONTINUOUS
+                    if any(o["from"] == d["from"] for o in (metrics.get(m) or {}).get("dips") or [])]
+            text = (f"{name} exact match is not monotonic in size: it falls from {pct(d['before'])} at "
+                    f"{params_text(d['from'])} parameters to {pct(d['after'])} at {params_text(d['to'])}")
+            if also:
+                text += f" ({_listed(also)} {'worsen' if len(also) > 1 else 'worsens'} there too)"
+            out.append(text + ".")
+    spreads = []
+    for prompt, name in ((DIRECT, "direct"), (SCRATCHPAD, "scratchpad")):
+        w = ((shape.get(prompt) or {}).get("exact") or {}).get("widest_seeds")
+        if w and w["high"] - w["low"] >= 0.2:
+            spreads.append(f"{name} exact match from {pct(w['low'])} to {pct(w['high'])} at "
+                           f"{params_text(w['params'])}")
+    if spreads:
+        out.append(f"The seeds of one size disagree widely ({'; '.join(spreads)}): each size's mean stands for "
+                   f"training runs far apart, and the CIs in the figure include that spread.")
+    return out
 
 
 def _held_out(v: dict[str, Any]) -> str:
@@ -160,4 +196,4 @@ def sentences(f: dict[str, Any], description: str, n_models: int, n_items: int) 
     intro = (f"{description} ({f['task']}): {n_models} models of the shipped ladder ({len(sizes)} sizes, "
              f"{params_text(sizes[0]['params'])} to {params_text(sizes[-1]['params'])} parameters, "
              f"{'/'.join(map(str, seeds))} seeds each), {n_items} test items, greedy.")
-    return [s for s in (intro, _direct(f), _scratchpad(f), *_verdicts(f)) if s]
+    return [s for s in (intro, _direct(f), _scratchpad(f), *_shape(f), *_verdicts(f)) if s]

@@ -98,13 +98,16 @@ class RequestFailed(Exception):
     """
 
     def __init__(self, kind: str, detail: str, attempts: int = 1, status: int | None = None,
-                 permanent: bool = False):
+                 permanent: bool = False, request: str | None = None):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
         self.attempts = attempts
         self.status = status
         self.permanent = permanent
+        # The hash of the stored request that failed (set where the failure is recorded), so the item's
+        # result can name it: the viewer shows an errored item's prompt beside its error.
+        self.request = request
 
     @property
     def reason(self) -> str:
@@ -112,7 +115,7 @@ class RequestFailed(Exception):
         return reason_of(str(self))
 
     def __reduce__(self):  # pickled by its fields (Ray ships it from worker to driver)
-        return RequestFailed, (self.kind, self.detail, self.attempts, self.status, self.permanent)
+        return RequestFailed, (self.kind, self.detail, self.attempts, self.status, self.permanent, self.request)
 
 
 _REASONS = {"bad_body": "bad response", "http": "HTTP", "missing": "not stored"}

@@ -6,9 +6,11 @@ Layout of the output directory:
   report.json      every number the page shows, each with the run id it came from
   manifests.json   run id -> label, spec and full manifest of every run shown
 
-Sections appear only when the store has their data: leaderboard, per-task tables (breakdowns,
-errors), paired contrasts with a forest plot, self-consistency curves, planning curves, scaling and
-emergence, run manifests.
+The page answers the study's question first: Findings (sentences computed from the numbers, beside
+one figure: report/findings.py), then one leaderboard per suite or task (models x prompt formats x
+strategies), then the details, each only when the store has its data: scaling and emergence,
+test-time compute, paired contrasts with a forest plot, self-consistency curves, planning curves,
+per-task tables (breakdowns, errors), run manifests.
 """
 
 from __future__ import annotations
@@ -26,17 +28,17 @@ from polaris import __version__
 from polaris.errors import PolarisError
 from polaris.report import figures as figs
 from polaris.report import compute as report_compute
-from polaris.report import scaling, sections
+from polaris.report import findings, scaling, sections
 from polaris.report.collect import Cell, collect
-from polaris.report.markup import Markup, el
-from polaris.report.pairs import Pair, contrast, experiment_pairs, natural_pairs
+from polaris.report.markup import Markup, el, plural
+from polaris.report.pairs import Pair, contrast, describe, experiment_pairs, natural_pairs
 from polaris.store.store import Store
 
 FIGURES = "figures"
 # No script at all, nothing fetched from elsewhere: figures and links are files beside the page.
 CSP = "default-src 'none'; img-src 'self' data: file:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-TITLES = {"summary": "Findings", "leaderboard": "Leaderboard", "tasks": "Per task", "contrasts": "Contrasts",
-          "voting": "Self-consistency", "planning": "Planning", "scaling": "Scaling", "compute": "Compute",
+TITLES = {"summary": "Findings", "leaderboard": "Leaderboard", "scaling": "Scaling", "compute": "Compute",
+          "contrasts": "Contrasts", "voting": "Self-consistency", "planning": "Planning", "tasks": "Per task",
           "manifests": "Manifests"}
 
 
@@ -79,7 +81,7 @@ def _stale(figdir: Path, keep: set[str]) -> None:
         return
     for f in figdir.iterdir():
         if f.suffix in (".png", ".svg") and f.name.split("-")[0].split(".")[0] in {"forest", "votes", "planning",
-                                                                                  "scaling", "compute"} \
+                                                                                  "scaling", "compute", "findings"} \
                 and f"{FIGURES}/{f.name}" not in keep:
             f.unlink()
 
@@ -116,6 +118,7 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
         from polaris.analysis.stats import with_holm  # numpy, imported when a report is built
 
         rows = with_holm(rows)
+        shared = describe(rows, by_id)  # each contrast named by what differs, not by two run labels
         out.mkdir(parents=True, exist_ok=True)
         figdir = out / FIGURES
         written: list[str] = []
@@ -144,17 +147,24 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
             if s["figure"]:
                 keep(s["figure"])
         compute_study, compute_figs = _compute(db, cells, figdir, prices, compute, keep)
+        key = None
+        if "summary" not in omit and cells:
+            key = findings.key_figure(scaled, forest, compute_figs, cells, figdir)
+            if key is not None:
+                keep(key[0])
         _stale(figdir, set(written))
+        said = list(summary) if summary else findings.sentences(cells, rows, scaled)
+        # The order answers the study's question first: findings with their figure, the leaderboards,
+        # then the details behind them.
         parts = {
-            "summary": sections.section("summary", TITLES["summary"], *(el("p", s) for s in summary)) if summary
-            else None,
+            "summary": findings.section(said, key) if cells else None,
             "leaderboard": sections.leaderboard(cells),
-            "tasks": sections.task_tables(cells),
-            "contrasts": sections.contrasts(rows, forest, source),
-            "voting": sections.voting(cells, vote_figs),
-            "planning": sections.planning(cells, plan_figs),
             "scaling": scaling.section(scaled),
             "compute": report_compute.section(compute_study, compute_figs, compute_text),
+            "contrasts": sections.contrasts(rows, forest, source, shared),
+            "voting": sections.voting(cells, vote_figs),
+            "planning": sections.planning(cells, plan_figs),
+            "tasks": sections.task_tables(cells),
             "manifests": sections.manifests(cells),
         }
         present = [k for k, v in parts.items() if v is not None and k not in omit]
@@ -163,7 +173,7 @@ def build_report(store: str | Path, out: str | Path, *, experiments: Sequence[st
         index.write_text(page, encoding="utf-8")
         data = {"polaris_version": __version__, "store": str(store), "generated": time.time(), "sections": present,
                 "cells": [c.as_dict() for c in cells], "contrasts": rows,
-                "scaling": [{k: v for k, v in s.items()} for s in scaled], "figures": written,
+                "scaling": [{k: v for k, v in s.items() if k != "object"} for s in scaled], "figures": written,
                 "compute": compute_study.to_dict() if compute_study is not None else None}
         (out / "report.json").write_text(json.dumps(_clean(data), indent=1, ensure_ascii=False), encoding="utf-8")
         manifests = {c.id: {"label": c.run.label, "spec": c.run.spec, "manifest": c.run.manifest,
@@ -203,7 +213,8 @@ def _page(title: str, store: Path, cells: Sequence[Cell], body: Sequence[Markup]
               el("meta", name="referrer", content="no-referrer"),
               el("title", title), el("style", Markup(css)))
     header = el("header", el("h1", title),
-                el("p", f"Store {store} · {len(cells)} runs · {models} models · {tasks} tasks · {items} item results"),
+                el("p", f"Store {store} · {plural(len(cells), 'run')} · {plural(models, 'model')} · "
+                        f"{plural(tasks, 'task')} · {plural(items, 'item result')}"),
                 el("p", f"Generated {when} by Polaris {__version__}. Accuracy in %, 95% confidence intervals in "
                         "brackets; items are the unit of analysis."))
     nav = el("nav", [el("a", TITLES[k], href=f"#{k}") for k in present])

@@ -57,8 +57,8 @@ def compute_figure(study: Any, tasks: Sequence[str] | None = None) -> Any:
             bottom.set_ylabel("truncated % (o)\nbudget-forced % (x)", fontsize=8)
             bottom.set_ylim(-2, 102)
             bottom.set_xlabel(f"{study.axis} tokens per item" + (" (log scale)" if positive else ""))
-            if curves:
-                top.legend(fontsize=7, loc="best")
+            if curves:  # beside the panel, off the data
+                top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         fig.text(0.01, 0.005, "markers: o cell, s maj@k, ^ pass@k (hollow), D LLM-Modulo round; line: the frontier "
                  "(best accuracy at no more tokens)", fontsize=7)
     return fig

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from polaris.report.markup import task_title
+
 STYLE = {"text.parse_math": False, "svg.hashsalt": "polaris", "font.size": 9, "axes.grid": True,
          "grid.alpha": 0.3, "figure.dpi": 100, "savefig.bbox": "tight"}
 
@@ -42,20 +44,55 @@ def _short(text: str, width: int = 60) -> str:
 
 
 def forest(rows: Sequence[dict[str, Any]]) -> Any:
-    """Δ (A - B, percentage points) with its 95% CI per contrast; Holm-significant ones filled."""
+    """Δ (A - B, percentage points) with its 95% CI per contrast; Holm-significant ones filled. Each row
+    is labelled by what tells it from the others (report/pairs.py: forest_labels); what all share is
+    the title."""
+    from polaris.report.pairs import forest_labels
+
     plt = _plt()
     shown = [r for r in rows if r.get("n")]
+    labels, title = forest_labels(shown)
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.32 * max(1, len(shown))))
+        fig, ax = plt.subplots(figsize=(7.5, 1.1 + 0.3 * max(1, len(shown))))
         for i, r in enumerate(shown):
             y = len(shown) - 1 - i
             sig = r.get("p_holm") is not None and r["p_holm"] < 0.05
-            ax.errorbar([100 * r["delta"]], [y], xerr=[[100 * (r["delta"] - r["low"])], [100 * (r["high"] - r["delta"])]],
+            ax.errorbar([100 * r["delta"]], [y], xerr=[[100 * max(0.0, r["delta"] - r["low"])], [100 * max(0.0, r["high"] - r["delta"])]],
                         fmt="o", color="C3" if sig else "C0", mfc="C3" if sig else "white", capsize=3)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(range(len(shown)))
-        ax.set_yticklabels([_short(f"{r['name']}: {r.get('where', '')}") for r in reversed(shown)])
+        ax.set_yticklabels([_short(t) for t in reversed(labels)])
         ax.set_xlabel("Δ accuracy, A - B (percentage points, 95% CI; red: Holm p < 0.05)")
+        if title:
+            ax.set_title(_short(title, 90), fontsize=9)
+        ax.set_ylim(-0.7, len(shown) - 0.3)
+    return fig
+
+
+def accuracy(cells: Sequence[Any], most: int = 40) -> Any:
+    """Accuracy with its 95% CI per run, best first within each task (the findings' figure when the
+    store has neither sizes nor contrasts); at most `most` runs."""
+    plt = _plt()
+    tasks = sorted({c.task for c in cells})
+    shown = sorted((c for c in cells if c.accuracy is not None),
+                   key=lambda c: (tasks.index(c.task), -(c.accuracy or 0.0)))[:most]
+    many = len(tasks) > 1
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.28 * max(1, len(shown))))
+        for i, c in enumerate(shown):
+            y = len(shown) - 1 - i
+            lo, hi = c.summary.get("ci95") or (c.accuracy, c.accuracy)
+            # A CI bound can sit a rounding error past the estimate (100% of items right): never a negative arm.
+            arms = [[100 * max(0.0, c.accuracy - lo)], [100 * max(0.0, hi - c.accuracy)]]
+            ax.errorbar([100 * c.accuracy], [y], xerr=arms, fmt="o",
+                        color=f"C{tasks.index(c.task) % 10}", capsize=3, ms=4)
+        ax.set_yticks(range(len(shown)))
+        ax.set_yticklabels([_short((f"{task_title(c.task)} · " if many else "") + f"{c.model} · {c.prompt} · {c.strategy}", 70)
+                            for c in reversed(shown)])
+        ax.set_xlim(-2, 102)
+        ax.set_xlabel("accuracy % (95% CI)")
+        if not many and tasks:
+            ax.set_title(tasks[0], fontsize=9)
         ax.set_ylim(-0.7, len(shown) - 0.3)
     return fig
 
@@ -82,7 +119,7 @@ def vote_curves(cells: Sequence[Any], title: str) -> Any:
         ax.set_xlabel("k (samples voted / drawn)")
         ax.set_ylabel("accuracy % (95% CI)")
         ax.set_title(_short(title, 80))
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # off the data
     return fig
 
 
@@ -110,7 +147,7 @@ def _success_plot(curves: Sequence[tuple[Sequence[int], Sequence[dict[str, Any]]
         ax.set_xlabel(xlabel)
         ax.set_ylabel("plan success % (95% CI)")
         ax.set_ylim(-3, 103)
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # off the data
     return fig
 
 
@@ -121,12 +158,12 @@ def planning_blocks(cells: Sequence[Any]) -> Any:
         by = c.planning["by_blocks"]
         blocks = sorted(by, key=int)
         curves.append(([int(b) for b in blocks], [by[b]["success"] for b in blocks],
-                       f"{c.model} {c.task} {c.prompt} {c.strategy}"))
+                       f"{c.model} {task_title(c.task)} {c.prompt} {c.strategy}"))
     return _success_plot(curves, "blocks")
 
 
 def planning_rounds(cells: Sequence[Any]) -> Any:
     """LLM-Modulo: success within the first r verifier back-prompts, r = 0..R."""
     curves = [([s["round"] for s in c.planning["modulo"]["success_at"]], c.planning["modulo"]["success_at"],
-               f"{c.model} {c.task} {c.prompt}") for c in cells]
+               f"{c.model} {task_title(c.task)} {c.prompt}") for c in cells]
     return _success_plot(curves, "verifier rounds (back-prompts)")

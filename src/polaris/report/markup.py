@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,7 +40,7 @@ def _children(items: Iterable[Any]) -> str:
     return "".join(out)
 
 
-_VOID = {"img", "br", "meta", "hr", "link"}
+_VOID = {"img", "br", "meta", "hr", "link", "wbr"}
 
 
 def el(tag: str, *children: Any, **attrs: Any) -> Markup:
@@ -83,10 +84,31 @@ def ci(acc: float | None, bounds: Any) -> str:
     return f"{pct(acc)} [{pct(bounds[0])}, {pct(bounds[1])}]"
 
 
+P_FLOOR = 1e-300  # below this a double's p-value is underflow, not a number to print
+
+
 def pval(p: float | None) -> str:
+    """A p-value for people: two significant digits down to 0.001 ("0.69", "0.012"), then a short
+    exponent ("6.1e-5", "3.5e-183"), and "< 1e-300" where the computation underflowed (p = 0)."""
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "-"
-    return f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
+    if p < P_FLOOR:
+        return "< 1e-300"
+    if p >= 0.001:
+        return f"{p:.2g}"
+    mantissa, exp = f"{p:.1e}".split("e")
+    return f"{mantissa}e{int(exp)}"
+
+
+def p_is(p: float | None) -> str:
+    """"p = 0.69", "p = 6.1e-5", "p < 1e-300"."""
+    text = pval(p)
+    return "p " + text if text.startswith("<") else f"p = {text}"
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """"1 task", "2 tasks", "18,000 item results"."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
 def num(x: Any, digits: int = 2) -> str:
@@ -99,7 +121,8 @@ def num(x: Any, digits: int = 2) -> str:
 
 def table(header: Iterable[Any], rows: Iterable[Iterable[Any] | tuple[dict[str, Any], Iterable[Any]]],
           *, class_: str | None = None, numeric_from: int = 1) -> Markup:
-    """A table; columns from `numeric_from` on are right-aligned. A row may be (row attributes, cells)."""
+    """A table; columns from `numeric_from` on are right-aligned. A row may be (row attributes, cells).
+    The table sits in a `div.wide`, which scrolls sideways on a narrow screen."""
     head = el("thead", el("tr", [el("th", h, class_="num" if i >= numeric_from else None)
                                  for i, h in enumerate(header)]))
     body = []
@@ -109,7 +132,29 @@ def table(header: Iterable[Any], rows: Iterable[Iterable[Any] | tuple[dict[str, 
             attrs, row = row
         body.append(el("tr", [el("td", c, class_="num" if i >= numeric_from else None)
                               for i, c in enumerate(row)], **attrs))
-    return el("table", head, el("tbody", body), class_=class_)
+    # In a box that scrolls sideways when the table is wider than the page, so the page never does.
+    return el("div", el("table", head, el("tbody", body), class_=class_), class_="wide")
+
+
+def label(text: str) -> Markup:
+    """A run label (model/task/prompt/strategy) that wraps only after a "/", never inside a part
+    ("zeroshot-" / "cot")."""
+    parts = str(text).split("/")
+    out: list[Any] = []
+    for i, part in enumerate(parts):
+        out.append(el("span", part + ("/" if i < len(parts) - 1 else ""), class_="nw"))
+        if i < len(parts) - 1:
+            out.append(el("wbr"))
+    return join(*out)
+
+
+_PATH_VALUE = re.compile(r"=(/[^,\]]*/)([^/,\]]+)")
+
+
+def task_title(task: str) -> str:
+    """A task as a heading or a sentence names it: an option that is an absolute path shows its last
+    part (`blocksworld[instances_dir=…/blocksworld,verifier_rounds=14]`); report.json keeps it whole."""
+    return _PATH_VALUE.sub(r"=…/\2", str(task))
 
 
 def run_link(run_id: str) -> Markup:

@@ -25,6 +25,7 @@ from itertools import combinations
 from typing import Any
 
 from polaris.report.collect import Cell
+from polaris.report.markup import task_title
 
 _SAMPLING = {"samples", "temperature", "top_p", "seed", "vote"}
 
@@ -112,6 +113,58 @@ def contrast(cells: dict[str, Cell], pairs: Sequence[Pair]) -> list[dict[str, An
     for p in pairs:
         a, b = cells[p.a], cells[p.b]
         res = compare_rows(a.rows, b.rows).as_dict()
-        out.append({"name": p.name, "where": f"{a.model} {a.task}", "a": a.run.label, "b": b.run.label,
+        out.append({"name": p.name, "where": f"{a.model} {task_title(a.task)}", "a": a.run.label, "b": b.run.label,
                     "a_run": a.id, "b_run": b.id, **res})
     return out
+
+
+ATTRS = ("model", "task", "prompt", "strategy")  # what a run's label names, in its order
+
+
+def _attrs(cell: Cell | None, label: str) -> dict[str, str]:
+    if cell is not None:
+        return {"model": cell.model, "task": task_title(cell.task), "prompt": cell.prompt, "strategy": cell.strategy}
+    parts = label.rsplit("/", 3)  # a cell not stored (an experiment's): read its label
+    return dict(zip(ATTRS, parts)) if len(parts) == 4 else {"model": label}
+
+
+def _spec_diff(a: Cell | None, b: Cell | None) -> tuple[str, str]:
+    """When the labels are the same (a system prompt, a max-tokens limit differs): the spec fields."""
+    if a is None or b is None:
+        return "-", "-"
+    sa, sb = _norm(a.spec), _norm(b.spec)
+    keys = sorted(k for k in set(sa) | set(sb) if sa.get(k) != sb.get(k))
+    return (", ".join(f"{k}={sa.get(k)}" for k in keys) or "-", ", ".join(f"{k}={sb.get(k)}" for k in keys) or "-")
+
+
+def describe(rows: Sequence[dict[str, Any]], cells: dict[str, Cell]) -> dict[str, str]:
+    """Name each contrast by what differs and where, instead of two full run labels: adds `a_side` and
+    `b_side` (A's and B's values of what differs, "zeroshot-cot" vs "zeroshot-direct") and `setting`
+    (what the two runs share that tells this contrast from the others, e.g. the model) to every row.
+    Returns what every contrast shares (said once, above the table)."""
+    shared: list[dict[str, str]] = []
+    for r in rows:
+        a, b = _attrs(cells.get(r["a_run"]), r["a"]), _attrs(cells.get(r["b_run"]), r["b"])
+        diff = [k for k in ATTRS if a.get(k) != b.get(k)]
+        if diff:
+            r["a_side"] = " ".join(a.get(k, "?") for k in diff)
+            r["b_side"] = " ".join(b.get(k, "?") for k in diff)
+        else:
+            r["a_side"], r["b_side"] = _spec_diff(cells.get(r["a_run"]), cells.get(r["b_run"]))
+        shared.append({k: a[k] for k in ATTRS if k not in diff and k in a})
+    constant = {k: v for k, v in (shared[0] if shared else {}).items() if all(s.get(k) == v for s in shared)}
+    for r, s in zip(rows, shared):
+        r["setting"] = " ".join(v for k, v in s.items() if k not in constant) or (r.get("where") or "")
+    return constant
+
+
+def forest_labels(rows: Sequence[dict[str, Any]]) -> tuple[list[str], str]:
+    """Each shown contrast's label in the forest plot (the parts that tell it from the others: its
+    name, A vs B, its setting) and the title (the parts all share)."""
+    parts = [lambda r: r["name"], lambda r: f"{r.get('a_side', r['a'])} vs {r.get('b_side', r['b'])}",
+             lambda r: r.get("setting") or ""]
+    varying = [p for p in parts if len({p(r) for r in rows}) > 1]
+    fixed = [p for p in parts if p not in varying]
+    labels = [" · ".join(t for t in (p(r) for p in varying) if t) or r["name"] for r in rows]
+    title = " · ".join(t for t in (p(rows[0]) for p in fixed) if t) if rows else ""
+    return labels, title

@@ -24,6 +24,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from polaris.analysis.answers import question_of
 from polaris.errors import PolarisError
 from polaris.scoring.outcome import outcome_of
 from polaris.store.store import ResultRow
@@ -42,6 +43,10 @@ OUTCOME = ("COALESCE(json_extract(r.data, '$.outcome'), CASE WHEN r.error IS NOT
            " WHEN r.extracted = 1 THEN (CASE WHEN r.correct >= 1 THEN 'correct' ELSE 'wrong' END)"
            " WHEN json_extract(r.data, '$.samples[0].finish') = 'length' THEN 'truncated' ELSE 'no-answer' END)")
 MAX_LIMIT = 500
+# The request that asked the item's question: an LLM-Modulo item's first round (its last request ends
+# with the verifier's feedback), any other item's own.
+FIRST_REQUEST = "COALESCE(json_extract(r.data, '$.modulo.rounds[0].request'), json_extract(r.data, '$.request'))"
+QUESTION_CHARS = 300  # of the question in a list row (the item's page has all of it)
 
 
 @dataclass(frozen=True)
@@ -139,21 +144,29 @@ def page(db: sqlite3.Connection, runs: dict[str, RunInfo], f: Filters, *, after:
             raise PolarisError("after must be a cursor [run, idx, item] from a previous page")
         conds.append("(r.run, r.idx, r.item) > (?, ?, ?)")
     where = f"WHERE {' AND '.join(conds)}" if conds else ""
+    # The question comes from the stored request (its prompt, or its last message): one lookup by key per row.
     sql = ("SELECT r.run, r.item, r.idx, r.grp, r.correct, r.strict, r.extracted, r.error, r.answer, r.gold,"
-           f" json_extract(r.data, '$.strict_answer'), {OUTCOME} FROM results r INDEXED BY results_run_idx"
+           f" json_extract(r.data, '$.strict_answer'), {OUTCOME}, json_extract(q.body, '$.prompt'),"
+           " json_extract(q.body, '$.messages[#-1].content')"
+           " FROM results r INDEXED BY results_run_idx LEFT JOIN requests q ON q.hash = " + FIRST_REQUEST +
            f" {where} ORDER BY r.run, r.idx, r.item LIMIT ?")
     rows = db.execute(sql, [*params, *(after or []), limit + 1]).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
     out_rows = []
-    for run, item, idx, grp, correct, strict, extracted, error, answer, gold, strict_answer, outcome in rows:
+    for (run, item, idx, grp, correct, strict, extracted, error, answer, gold, strict_answer, outcome, text,
+         last) in rows:
         info = runs.get(run)
+        body = {"prompt": text} if text is not None else {"messages": [{"role": "user", "content": last}]} \
+            if isinstance(last, str) else None
+        question = question_of(body, info.prompt if info else None)
         out_rows.append({
             "run": run, "label": info.label if info else run, "model": info.model if info else None,
             "task": info.task if info else None, "prompt": info.prompt if info else None,
             "strategy": info.strategy if info else None, "item": item, "idx": idx, "group": grp or "",
             "correct": correct, "strict": strict, "extracted": bool(extracted), "error": error, "answer": answer,
             "strict_answer": strict_answer, "gold": gold, "verdict": _verdict(correct, error), "outcome": outcome,
+            "question": None if question is None else question[:QUESTION_CHARS],
         })
     result: dict[str, Any] = {"rows": out_rows, "next": [rows[-1][0], rows[-1][2], rows[-1][1]] if more else None}
     if count:
@@ -180,6 +193,30 @@ def _request(db: sqlite3.Connection, h: str | None) -> dict[str, Any] | None:
     return {k: body[k] for k in keep if k in body}
 
 
+def _failed_request(db: sqlite3.Connection, run: str, error: str) -> tuple[str | None, str]:
+    """The request of an errored result stored before results named theirs, and how it was found: the
+    run's one failed request with this error ("calls"); "several" when more failed alike (which was
+    this item's cannot be told), "none" when no call of the run failed so."""
+    hashes = db.execute("SELECT DISTINCT hash FROM calls WHERE run=? AND ok=0 AND error=? LIMIT 2",
+                        (run, error)).fetchall()
+    if len(hashes) == 1:
+        return hashes[0][0], "calls"
+    return None, "several" if hashes else "none"
+
+
+def _asked(db: sqlite3.Connection, data: dict[str, Any]) -> dict[str, Any] | None:
+    """An LLM-Modulo item's first request (the question; later ones end with the verifier's feedback)."""
+    rounds = (data.get("modulo") or {}).get("rounds") if isinstance(data.get("modulo"), dict) else None
+    first = rounds[0].get("request") if rounds and isinstance(rounds[0], dict) else None
+    return _request(db, first) if first else None
+
+
+def _failures(db: sqlite3.Connection, h: str) -> list[dict[str, Any]]:
+    """Every failed call of a request, oldest first: its error, attempts and seconds."""
+    rows = db.execute("SELECT error, attempts, latency, created FROM calls WHERE hash=? AND ok=0 ORDER BY id", (h,))
+    return [{"error": e, "attempts": a, "latency": lat, "created": c} for e, a, lat, c in rows]
+
+
 def _samples(db: sqlite3.Connection, h: str | None) -> dict[int, dict[str, Any]]:
     if not h:
         return {}
@@ -196,6 +233,9 @@ def item(db: sqlite3.Connection, runs: dict[str, RunInfo], run: str, item_id: st
     item_id, idx, grp, correct, strict, extracted, error, answer, gold, blob = row
     data = json.loads(blob or "{}")
     h = data.get("request")
+    found_by = "result" if h else None
+    if h is None and error is not None:  # stored before a failed item's result named its request
+        h, found_by = _failed_request(db, run, error)
     stored = _samples(db, h)
     samples = []
     for s in data.get("samples") or []:
@@ -205,6 +245,7 @@ def item(db: sqlite3.Connection, runs: dict[str, RunInfo], run: str, item_id: st
     if not samples:  # results without per-sample records: show what the store has
         samples = list(stored.values())
     info = runs.get(run)
+    request = _request(db, h)
     out: dict[str, Any] = {
         "run": info.as_dict() if info else {"id": run, "label": run},
         "item": item_id, "idx": idx, "group": grp or "", "gold": gold, "answer": answer,
@@ -212,7 +253,9 @@ def item(db: sqlite3.Connection, runs: dict[str, RunInfo], run: str, item_id: st
         "extracted": bool(extracted), "error": error, "verdict": _verdict(correct, error),
         "outcome": outcome_of(ResultRow(item_id, idx, grp or "", correct, strict, bool(extracted), error, answer,
                                         gold, data)),
-        "scored_with": data.get("judge"), "votes": data.get("votes"), "request": _request(db, h), "samples": samples,
+        "scored_with": data.get("judge"), "votes": data.get("votes"), "request": request, "samples": samples,
+        "request_found_by": found_by, "question": question_of(_asked(db, data) or request, info.prompt if info else None),
+        "failures": _failures(db, h) if error is not None and h else [],
         "detail": data.get("detail"), "meta": data.get("meta"),
     }
     modulo = data.get("modulo")

@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from polaris.analysis.figures import size_label
 from polaris.report.collect import Cell
-from polaris.report.markup import Markup, el, join, num, pct, pval, run_link, table
+from polaris.report.markup import Markup, el, join, num, p_is, pct, plural, pval, run_link, table
 
 
 def _families(cells: Sequence[Cell], catalog: Any) -> list[tuple[str, str]]:
@@ -50,6 +51,7 @@ def studies(store: Any, cells: Sequence[Cell], figdir: Path,
             if study is None:
                 study = scaling_study(store, task, family=family, models=catalog.table)
             item["study"] = study.to_dict()
+            item["object"] = study  # for the findings (their figure, the curves' shape); not in report.json
             with _plt().rc_context({"text.parse_math": STYLE["text.parse_math"]}):  # model names are text
                 item["figure"] = save(scaling_figure(study), figdir, f"scaling-{i}")
         except PolarisError as exc:
@@ -63,25 +65,42 @@ def _value(v: float | None, bounded: bool) -> str:
 
 
 def _verdicts(study: dict[str, Any]) -> Markup:
+    """The verdict table; the family and strategy columns are left out when every row shares them (the
+    heading and a note say them once)."""
     info = study.get("metric_info") or {}
+    verdicts = study.get("verdicts") or []
+    families = {v["family"] + (" instruct" if v.get("instruct") else "") for v in verdicts}
+    strategies = {v["strategy"] for v in verdicts}
+    # Sizes and models per curve are one pair of numbers for a whole ladder: said once, not in two columns.
+    counts = {(v.get("sizes"), v.get("models")) for v in verdicts}
+    one_count = len(counts) == 1 and len(verdicts) > 1
     rows = []
-    for v in study.get("verdicts") or []:
+    for v in verdicts:
         bounded = (info.get(v["metric"]) or {}).get("bounded", True)
         big = v.get("largest") or {}
         largest = "-" if big.get("observed") is None else (
             f"{_value(big['observed'], bounded)} vs {_value(big.get('predicted'), bounded)}"
-            + (f" (p {pval(big.get('p'))})" if big.get("p") is not None else ""))
+            + (f" ({p_is(big.get('p'))})" if big.get("p") is not None else ""))
         above = "-" if v.get("above_baseline") is None else (
-            f"{'yes' if v['above_baseline'] else 'no'} (p {pval(v.get('above_p'))})")
+            f"{'yes' if v['above_baseline'] else 'no'} ({p_is(v.get('above_p'))})")
         predictable = "-" if v.get("predictable") is None else ("yes" if v["predictable"] else "no")
         smooth = ", ".join(v.get("smooth_under") or [])
-        rows.append(({"data_metric": v["metric"], "data_family": v["family"]}, [
-            v["family"] + (" instruct" if v.get("instruct") else ""), v["prompt"], v["strategy"], v["metric"],
-            v.get("sizes"), v.get("models"), el("strong", v["verdict"]), above, predictable, v.get("best_fit") or "-",
-            num(v.get("breakthroughness"), 1), num(v.get("line_r2"), 2), largest, smooth or "-"]))
-    return table(["family", "prompt", "strategy", "metric", "sizes", "models", "verdict", "above baseline",
-                  "predictable", "best fit", "B", "line R²", "largest: observed vs predicted", "smooth under"],
-                 rows, numeric_from=4)
+        line = ([v["family"] + (" instruct" if v.get("instruct") else "")] if len(families) > 1 else []) + \
+            [v["prompt"]] + ([v["strategy"]] if len(strategies) > 1 else []) + [
+            v["metric"], el("strong", v["verdict"]), above, predictable, v.get("best_fit") or "-", smooth or "-",
+            *([] if one_count else [v.get("sizes"), v.get("models")]), num(v.get("breakthroughness"), 1),
+            num(v.get("line_r2"), 2), largest]
+        rows.append(({"data_metric": v["metric"], "data_family": v["family"]}, line))
+    header = (["family"] if len(families) > 1 else []) + ["prompt"] + (["strategy"] if len(strategies) > 1 else []) \
+        + ["metric", "verdict", "above baseline", "predictable", "best fit", "smooth under",
+           *([] if one_count else ["sizes", "models"]), "B", "line R²", "largest: observed vs predicted"]
+    shared = [f"family {next(iter(families))}"] * (len(families) == 1) + \
+        [f"strategy {next(iter(strategies))}"] * (len(strategies) == 1)
+    if one_count:
+        sizes, models = next(iter(counts))
+        shared.append(f"{plural(sizes or 0, 'size')} and {plural(models or 0, 'model')} per curve")
+    note = el("p", "Every curve below: " + ", ".join(shared) + ".", class_="note") if shared and rows else None
+    return join(note, table(header, rows, numeric_from=header.index("B") - 2 * (not one_count), class_="verdicts"))
 
 
 def _curves(study: dict[str, Any]) -> Markup:
@@ -90,11 +109,11 @@ def _curves(study: dict[str, Any]) -> Markup:
     for c in study.get("curves") or []:
         bounded = (info.get(c["metric"]) or {}).get("bounded", True)
         parts.append(el("h4", f"{c['name']}: {c.get('title') or c['metric']}"))
-        points = [[m["model"], num(m["params"] / 1e6, 1), m["n"],
+        points = [[m["model"], size_label(m["params"]), m["n"],
                    f"{_value(m['mean'], bounded)} [{_value(m['low'], bounded)}, {_value(m['high'], bounded)}]",
                    "-" if m.get("baseline") is None else _value(m["baseline"], bounded), pval(m.get("above_p")),
                    run_link(m["run_id"])] for m in c.get("models") or []]
-        parts.append(table(["model", "params (M)", "n", "score [95% CI]", "baseline", "p above baseline", "run"],
+        parts.append(table(["model", "params", "n", "score [95% CI]", "baseline", "p above baseline", "run"],
                            points, numeric_from=1))
         fits = [[name, "yes" if f["fitted"] else f"no: {f.get('reason') or ''}", num(f.get("aicc"), 2),
                  num(f.get("bic"), 2), ", ".join(f"{k}={num(v, 3)}" for k, v in (f.get("params") or {}).items())]
@@ -114,7 +133,9 @@ def section(items: Sequence[dict[str, Any]]) -> Markup | None:
                            "The verdict follows Lu et al.: is the largest model above the baseline (one-sided test), "
                            "and is its score predictable from the smaller models (leave the largest out, "
                            "extrapolate)? B is BIG-bench breakthroughness; 'smooth under' lists continuous metrics "
-                           "under which an emergent-looking curve is predictable (Schaeffer et al.).", class_="note")]
+                           "under which an emergent-looking curve is predictable (Schaeffer et al.). The fits weight "
+                           "each size by 1/SE² (a marker's area): sizes near 0% or 100% have small SEs and pull "
+                           "hardest, so a fitted line can pass far from a small marker.", class_="note")]
     for it in items:
         body.append(el("h3", f"{it['task']}: {it['family']}"))
         if it["error"]:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from polaris.report.collect import Cell
-from polaris.report.markup import Markup, ci, el, join, num, pct, pts, pval, run_link, table
+from polaris.report.markup import Markup, ci, el, join, label, num, pct, plural, pts, pval, run_link, table, task_title
 from polaris.scoring.outcome import describe
 
 
@@ -48,15 +48,15 @@ def _imported_notes(cells: Sequence[Cell]) -> Markup | None:
         if prov is None:
             continue
         a = agreement(c.rows, prov)
-        agree = (f"; Polaris and the source agree on {pct(a['rate'])}% of {a['n']} items "
+        agree = (f"; Polaris and the source agree on {pct(a['rate'])}% of {a['n']:,} items "
                  f"(source {pct(a['source_accuracy'])}%, Polaris {pct(a['polaris_accuracy'])}%)") if a["n"] else ""
         scored = [f for f in per_file(c.rows, prov)
                   if f["source_accuracy"] is not None and f["polaris_accuracy"] is not None]
         if not a["n"] and scored:  # no per-item verdicts: the source's own score per file (BBH's paper)
             theirs, ours = (sum(f[k] for f in scored) / len(scored) for k in ("source_accuracy", "polaris_accuracy"))
-            agree = (f"; the source's published accuracy, mean over {len(scored)} files: {pct(theirs)}% "
+            agree = (f"; the source's published accuracy, mean over {plural(len(scored), 'file')}: {pct(theirs)}% "
                      f"(Polaris on the same items: {pct(ours)}%)")
-        lines.append(el("li", f"† {c.run.label}: {label(prov)}; Polaris did not send these prompts, it scored the "
+        lines.append(el("li", f"† {task_title(c.run.label)}: {label(prov)}; Polaris did not send these prompts, it scored the "
                               f"responses{agree} (run ", run_link(c.id), ")"))
     return el("ul", lines, class_="note") if lines else None
 
@@ -64,98 +64,13 @@ def _imported_notes(cells: Sequence[Cell]) -> Markup | None:
 # -- leaderboard -----------------------------------------------------------------------------------
 
 
-def _board_generic(cells: Sequence[Cell]) -> list[Markup]:
-    """Models x tasks, one row per (model, prompt format, strategy): only cells in one row are made alike.
-    When several runs fill one place (other max tokens, system prompt, limit) the most complete is shown."""
-    tasks = sorted({c.task for c in cells})
-    best: dict[tuple[str, str, str, str], Cell] = {}
-    others: list[str] = []
-    for c in cells:
-        key = (c.model, c.prompt, c.strategy, c.task)
-        if key in best:
-            keep, drop = (c, best[key]) if c.summary["scored"] > best[key].summary["scored"] else (best[key], c)
-            best[key] = keep
-            others.append(f"{c.model} {c.task} {c.prompt} {c.strategy}: showing run {keep.id}, not {drop.id}")
-        else:
-            best[key] = c
-    rows_keys = sorted({k[:3] for k in best})
-
-    def mean(row: tuple[str, str, str]) -> float:
-        accs = [best[(*row, t)].accuracy or 0.0 for t in tasks if (*row, t) in best]
-        return sum(accs) / len(accs) if accs else 0.0
-
-    rows_keys.sort(key=lambda r: (r[1], r[2], -mean(r), r[0]))
-    rows = []
-    for row in rows_keys:
-        line: list[Any] = list(row)
-        for t in tasks:
-            c = best.get((*row, t))
-            mark = IMPORTED_MARK if c and _imported(c.run) else ""
-            line.append(join(_acc(c), mark, el("br"), run_link(c.id)) if c else "-")
-        rows.append(({"data_model": row[0]}, line))
-    out = [el("p", "Accuracy % [95% CI] per task; compare rows of the same prompt format and strategy. The run id "
-                   "under each number links to its manifest.", class_="note"),
-           table(["model", "prompt", "strategy", *tasks], rows, class_="board", numeric_from=3)]
-    if others:
-        out.append(el("ul", [el("li", o) for o in others], class_="note"))
-    notes = _imported_notes(list(best.values()))
-    if notes is not None:
-        out.append(notes)
-    return out
-
-
-def _board_suites(cells: Sequence[Cell]) -> tuple[list[Markup], set[str]]:
-    """The Chain-of-Thought Hub board (analysis.leaderboard) for suite tasks."""
-    from polaris.analysis import leaderboard as lb
-
-    suite_cells = [c for c in cells if lb.suite_of(str(c.spec.get("task", ""))) and not c.spec.get("task_options")]
-    if not suite_cells:
-        return [], set()
-    by_id = {c.id: c for c in cells}
-    combos = Counter((c.prompt, c.strategy) for c in suite_cells)
-    out = []
-    for (prompt, strategy), _ in combos.most_common():
-        board = lb.build([c.run for c in suite_cells], lambda rid: by_id[rid].rows, prompt=prompt, strategy=strategy)
-        present = [s for s in board.suites if any(cs[s].status != lb.MISSING for _, cs in board.rows)]
-        if present:
-            lb.sort_rows(board, present[0])
-        rows = []
-        for model, cs in board.rows:
-            if all(cs[s].status == lb.MISSING for s in present):
-                continue
-            line: list[Any] = [model]
-            for s in present:
-                c = cs[s]
-                if c.status == lb.MISSING:
-                    line.append(el("span", "-", title=c.reason))
-                    continue
-                mark = ("" if c.status == lb.FULL else " *") + (IMPORTED_MARK if c.imported else "")
-                line.append(join(ci(c.accuracy, c.ci95), mark, el("br"), run_link(c.run_id)))
-            rows.append(({"data_model": model}, line))
-        out.append(el("h3", f"Chain-of-Thought Hub: {prompt}, {strategy}"))
-        out.append(el("p", "Accuracy % [95% CI] on each whole suite; * marks a partial cell (a subset task, items "
-                           "not scored or failed), with the reason below; the run id under each number links to its "
-                           "manifest.", class_="note"))
-        out.append(table(["model", *[lb.TITLES.get(s, s) for s in present]], rows, class_="board"))
-        partial = [f"{m} {lb.TITLES.get(s, s)}: {cs[s].reason}" for m, cs in board.rows for s in present
-                   if cs[s].status == lb.PARTIAL]
-        notes = [*(f"* {p}" for p in partial), *board.notes]
-        if notes:
-            out.append(el("ul", [el("li", n) for n in notes], class_="note"))
-        shown = {cs[s].run_id for _, cs in board.rows for s in present if cs[s].imported}
-        imported = _imported_notes([by_id[rid] for rid in shown if rid in by_id])
-        if imported is not None:
-            out.append(imported)
-    return out, {c.id for c in suite_cells}
-
-
 def leaderboard(cells: Sequence[Cell]) -> Markup | None:
+    """One board per suite and per other task: models x prompt formats x strategies (report/boards.py)."""
     if not cells:
         return None
-    suites, covered = _board_suites(cells)
-    rest = [c for c in cells if c.id not in covered]
-    body = suites + (_board_generic(rest) if rest else [])
-    return section("leaderboard", "Leaderboard", *body)
+    from polaris.report.boards import leaderboard as boards
+
+    return section("leaderboard", "Leaderboard", *boards(cells))
 
 
 # -- per-task tables -------------------------------------------------------------------------------
@@ -185,16 +100,45 @@ def _errors(c: Cell) -> Markup | None:
     if not counts:
         return None
     rows = [[e, n] for e, n in counts.most_common(10)]
-    return el("details", el("summary", f"Errors of {c.run.label} ({sum(counts.values())} items, asked again on the"
+    return el("details", el("summary", f"Errors of {c.run.label} ({plural(sum(counts.values()), 'item')}, asked again on the"
                                        " next run)"), table(["error", "items"], rows))
 
 
 def _n(s: dict[str, Any]) -> Any:
     """Items scored; a partial run (`--limit`, a budget stop) and one filled from several endpoints say so."""
     cov = s.get("coverage") or {}
-    text = f"{s['scored']} of {cov['of']} (partial)" if s.get("partial") and cov.get("of") else s["scored"]
+    text = f"{s['scored']:,} of {cov['of']:,} (partial)" if s.get("partial") and cov.get("of") else f"{s['scored']:,}"
     ends = s.get("endpoints") or []
     return f"{text}; {len(ends)} endpoints" if len(ends) > 1 else text
+
+
+# Per-task columns left out when no row of the table has one (said in a line instead).
+OPTIONAL = {"truncated %": "truncated items", "no answer %": "items without an answer",
+            "strict/flexible disagree": "strict/flexible disagreements", "maj@K / pass@K %": "sampled cells"}
+
+
+def _drop_empty(header: list[str], rows: list[Any], optional: dict[str, str]) -> tuple[list[str], list[Any], list[str]]:
+    """Leave out the optional columns that are zero or empty in every row; name what was left out."""
+    def cells(row: Any) -> list[Any]:
+        return row[1] if isinstance(row, tuple) else row
+
+    empty = [i for i, h in enumerate(header) if h in optional
+             and all(cells(r)[i] in (None, "", "-", "0.0", 0) for r in rows)]
+    keep = [i for i in range(len(header)) if i not in empty]
+    out = [(r[0], [cells(r)[i] for i in keep]) if isinstance(r, tuple) else [r[i] for i in keep] for r in rows]
+    return [header[i] for i in keep], out, [optional[header[i]] for i in empty]
+
+
+def _hoist(header: list[str], rows: list[Any], names: Sequence[str]) -> tuple[list[str], list[Any], list[str]]:
+    """Leave out the `names` columns that hold one value in every row (of two or more); say it once."""
+    def cells(row: Any) -> list[Any]:
+        return row[1] if isinstance(row, tuple) else row
+
+    same = [i for i, h in enumerate(header) if h in names and len(rows) > 1
+            and len({str(cells(r)[i]) for r in rows}) == 1]
+    keep = [i for i in range(len(header)) if i not in same]
+    out = [(r[0], [cells(r)[i] for i in keep]) if isinstance(r, tuple) else [r[i] for i in keep] for r in rows]
+    return [header[i] for i in keep], out, [f"{header[i]} {cells(rows[0])[i]}" for i in same]
 
 
 def task_tables(cells: Sequence[Cell]) -> Markup | None:
@@ -221,10 +165,16 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
                                               pct(s["strict_accuracy"]), pct(s["extracted"]), s["disagree"],
                                               s["errors"], kk, describe(s.get("outcomes")), run_link(c.id)]))
             extra += [x for x in (_breakdown(c), _errors(c)) if x is not None]
-        body.append(el("h3", task))
-        body.append(table(["model", "prompt", "strategy", "n", "accuracy % [95% CI]", "truncated %", "no answer %",
-                           "strict %", "extracted %", "strict/flexible disagree", "errors", "maj@K / pass@K %",
-                           "outcomes", "run"], rows, numeric_from=3))
+        body.append(el("h3", task_title(task), title=task if task_title(task) != task else None))
+        header = ["model", "prompt", "strategy", "n", "accuracy % [95% CI]", "truncated %", "no answer %", "strict %",
+                  "extracted %", "strict/flexible disagree", "errors", "maj@K / pass@K %", "outcomes", "run"]
+        header, rows, dropped = _drop_empty(header, rows, OPTIONAL)
+        header, rows, shared = _hoist(header, rows, ("prompt", "strategy"))
+        said = ["Every row: " + "; ".join(shared) + "."] if shared else []
+        said += ["None in this table: " + ", ".join(dropped) + "."] if dropped else []
+        if said:
+            body.append(el("p", " ".join(said), class_="note"))
+        body.append(table(header, rows, numeric_from=header.index("n"), class_="cells"))
         imported = _imported_notes(group)
         if imported is not None:
             body.append(imported)
@@ -235,28 +185,52 @@ def task_tables(cells: Sequence[Cell]) -> Markup | None:
 # -- contrasts ---------------------------------------------------------------------------------------
 
 
-def contrasts(rows: Sequence[dict[str, Any]], fig: dict[str, str] | None, source: str) -> Markup | None:
+def contrasts(rows: Sequence[dict[str, Any]], fig: dict[str, str] | None, source: str,
+              shared: dict[str, str] | None = None) -> Markup | None:
+    """The contrasts table: each named by what differs (A, B) and where (`setting`, report/pairs.py:
+    describe); what every contrast shares is said once above it."""
     if not rows:
         return None
     body: list[Any] = [el("p", source, " A contrast is A - B on the items both cells scored: Δ with its paired "
                            "standard error and 95% CI (Miller 2024), McNemar's exact p where item scores are 0/1 (the "
                            "paired z-test's otherwise) and Holm's correction across every contrast below.",
                            class_="note")]
+    # One kind of contrast between the same two sides (the demo's 18 "CoT vs direct" rows): said once
+    # above the table, not repeated in three columns of every row.
+    sides = {(r["name"], r.get("a_side") or r["a"], r.get("b_side") or r["b"]) for r in rows}
+    one_kind = len(rows) > 1 and len(sides) == 1
+    said = dict(shared or {})
+    if one_kind:
+        name, a, b = next(iter(sides))
+        said = {"contrast": f"{name} (A {a}, B {b})", **said}
+    if said:
+        body.append(el("p", "Every contrast below: ", "; ".join(f"{k} {v}" for k, v in said.items()), ".",
+                       class_="note"))
     if fig:
         body.append(figure(fig, "Forest plot of paired contrasts"))
     table_rows = []
     for r in rows:
+        side_a = el("span", r.get("a_side") or r["a"], title=r["a"])
+        side_b = el("span", r.get("b_side") or r["b"], title=r["b"])
+        runs = join(run_link(r["a_run"]), el("br"), run_link(r["b_run"]))
         if not r.get("n"):
-            table_rows.append([r["name"], r.get("where", ""), r["a"], r["b"], 0, "-", "-", "-", "-", "-", "-", "-",
-                               join(run_link(r["a_run"]), " ", run_link(r["b_run"]))])
+            table_rows.append([r["name"], r.get("setting") or r.get("where", ""), side_a, side_b, 0,
+                               "-", "-", "-", "-", "-", "-", "-", runs])
             continue
         table_rows.append(({"data_a": r["a_run"], "data_b": r["b_run"]}, [
-            r["name"], r.get("where", ""), r["a"], r["b"], r["n"], pct(r["mean_a"]), pct(r["mean_b"]),
-            f"{pts(r['delta'])} [{pts(r['low'])}, {pts(r['high'])}]", num(100 * r["se"], 1),
+            r["name"], r.get("setting") or r.get("where", ""), side_a, side_b, r["n"], pct(r["mean_a"]),
+            pct(r["mean_b"]), f"{pts(r['delta'])} [{pts(r['low'])}, {pts(r['high'])}]", num(100 * r["se"], 1),
             "-" if r["a_only"] is None else f"{r['a_only']} / {r['b_only']}", pval(r.get("p_value")),
-            pval(r.get("p_holm")), join(run_link(r["a_run"]), " ", run_link(r["b_run"]))]))
-    body.append(table(["contrast", "where", "A", "B", "n", "A %", "B %", "Δ pts [95% CI]", "SE pts",
-                       "A only / B only", "p", "p (Holm)", "runs A, B"], table_rows, numeric_from=4))
+            pval(r.get("p_holm")), runs]))
+    header = ["contrast", "where", "A", "B", "n", "A %", "B %", "Δ pts [95% CI]", "SE pts", "A only / B only",
+              "p", "p (Holm)", "runs A, B"]
+    drop = ({0, 2, 3} if one_kind else set()) | ({1} if not any(r.get("setting") or r.get("where") for r in rows)
+                                                   else set())
+    if drop:
+        header = [h for i, h in enumerate(header) if i not in drop]
+        table_rows = [(row[0], [c for i, c in enumerate(row[1]) if i not in drop]) if isinstance(row, tuple)
+                      else [c for i, c in enumerate(row) if i not in drop] for row in table_rows]
+    body.append(table(header, table_rows, numeric_from=4 - len(drop), class_="contrasts"))
     return section("contrasts", "Paired contrasts", *body)
 
 
@@ -273,7 +247,7 @@ def voting(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup | N
                            "items.", class_="note")]
     for task in sorted({c.task for c in sampled}):
         group = [c for c in sampled if c.task == task]
-        body.append(el("h3", task))
+        body.append(el("h3", task_title(task), title=task if task_title(task) != task else None))
         if task in figs:
             body.append(figure(figs[task], f"Self-consistency curves on {task}"))
         ks = sorted({int(k) for c in group for k in c.summary["maj_at"]})
@@ -314,7 +288,7 @@ def planning(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup |
         p = c.planning
         for b, m in sorted(p.get("by_blocks", {}).items(), key=lambda kv: int(kv[0])):
             rows.append(({"data_run": c.id, "data_table": "planning", "data_blocks": b}, [
-                f"{c.model} {c.task} {c.prompt} {c.strategy}{marked[c.id]}", b, m["success"]["n"], _stat(m["success"]),
+                f"{c.model} {task_title(c.task)} {c.prompt} {c.strategy}{marked[c.id]}", b, m["success"]["n"], _stat(m["success"]),
                 _stat(m.get("optimal")), _num_ci(m.get("optimality")), _stat(m.get("executable_prefix")),
                 run_link(c.id)]))
     body.append(table(["cell", "blocks", "n", "success %", "optimal %", "length / optimal", "executable prefix %",
@@ -325,7 +299,7 @@ def planning(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup |
     fails = []
     for c in planned:
         for kind, f in (c.planning.get("failures") or {}).items():
-            fails.append(({"data_run": c.id, "data_table": "failures", "data_kind": kind}, [f"{c.model} {c.task} {c.prompt} {c.strategy}{marked[c.id]}", kind, f.get("count"),
+            fails.append(({"data_run": c.id, "data_table": "failures", "data_kind": kind}, [f"{c.model} {task_title(c.task)} {c.prompt} {c.strategy}{marked[c.id]}", kind, f.get("count"),
                                                _stat(f), run_link(c.id)]))
     if fails:
         body.append(el("h3", "First failure of each plan"))
@@ -339,7 +313,7 @@ def planning(cells: Sequence[Cell], figs: dict[str, dict[str, str]]) -> Markup |
         rows = []
         for c in modulo:
             at = {s["round"]: s for s in c.planning["modulo"]["success_at"]}
-            rows.append(({"data_run": c.id, "data_table": "modulo"}, [f"{c.model} {c.task} {c.prompt}{marked[c.id]}", c.planning["modulo"].get("feedback"),
+            rows.append(({"data_run": c.id, "data_table": "modulo"}, [f"{c.model} {task_title(c.task)} {c.prompt}{marked[c.id]}", c.planning["modulo"].get("feedback"),
                                              *[_stat(at.get(r)) for r in range(R + 1)], run_link(c.id)]))
         body.append(table(["cell", "feedback", *[f"r={r}" for r in range(R + 1)], "run"], rows, numeric_from=2))
     return section("planning", "Planning", *body)
@@ -355,8 +329,20 @@ def _num_ci(s: dict[str, Any] | None) -> str:
 # -- manifests ---------------------------------------------------------------------------------------
 
 
+def _exemplars(c: Cell) -> str:
+    """The exemplars as the manifest names them (the published prompt's name); for runs stored before
+    manifests named them: none for zero-shot formats, the seed only where one chose them (random)."""
+    ex = c.run.manifest.get("exemplars") or {}
+    if ex.get("prompt"):
+        return str(ex["prompt"])
+    if c.prompt.startswith("zeroshot"):
+        return "none (zero-shot)"
+    strategy = str(ex.get("strategy") or c.spec.get("exemplars") or "-")
+    return f"{strategy} (seed {ex.get('seed', '-')})" if strategy in ("random", "shuffle") else strategy
+
+
 def manifests(cells: Sequence[Cell]) -> Markup | None:
-    from polaris.importers.provenance import label
+    from polaris.importers.provenance import label as source_label
 
     if not cells:
         return None
@@ -368,12 +354,12 @@ def manifests(cells: Sequence[Cell]) -> Markup | None:
         dec = m.get("decoding") or {}
         prov = _imported(c.run)
         rows.append(({"id": f"run-{c.id}"}, [
-            el("code", c.id), c.run.label, time.strftime("%Y-%m-%d %H:%M", time.gmtime(c.run.updated)),
+            el("code", c.id), label(c.run.label), time.strftime("%Y-%m-%d %H:%M", time.gmtime(c.run.updated)),
             m.get("polaris_version", "-"), m.get("scorer_version", "-"),
             (ds.get("sha256") or "-")[:12], f"{ds.get('items_run', '-')} / {ds.get('size', '-')}",
             ", ".join(f"{k}={v}" for k, v in sorted(dec.items()) if v is not None) if prov is None else
-            f"not decoded by Polaris ({label(prov)})",
-            ex.get("prompt") or f"{ex.get('strategy', '-')} (seed {ex.get('seed', '-')})",
+            f"not decoded by Polaris ({source_label(prov)})",
+            _exemplars(c),
             # Shown without the scheme: the page links nowhere, not even in its text.
             "; ".join(f"{str(e['endpoint']).split('://', 1)[-1]} ({e['items']})" for e in m.get("endpoints") or [])
             or "-",
@@ -385,4 +371,5 @@ def manifests(cells: Sequence[Cell]) -> Markup | None:
                       el("a", "manifests.json", href="manifests.json"), "; every figure's numbers are in ",
                       el("a", "report.json", href="report.json"), ".", class_="note"),
                    table(["run id", "label", "updated (UTC)", "polaris", "scorer", "dataset sha256", "items stored / size",
-                          "decoding", "exemplars", "endpoints (items)", "invocations"], rows, numeric_from=99))
+                          "decoding", "exemplars", "endpoints (items)", "invocations"], rows, numeric_from=99,
+                         class_="manifests"))

@@ -163,6 +163,7 @@ class SolveContext:
     async def _record_failure(self, h: str, body: dict[str, Any], blob: str, first_idx: int, n: int,
                               exc: RequestFailed) -> None:
         """Count a request that failed for good and persist it as an error call."""
+        exc.request = h  # the item's error result names the request it stored
         self.stats.failed += 1
         self.stats.attempts += exc.attempts
         await self.record(request_hash=h, request=body, body_json=blob, first_idx=first_idx, n=n, error=str(exc),

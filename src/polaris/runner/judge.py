@@ -110,8 +110,9 @@ def judge(task: Task, spec: CellSpec, items: Sequence[Item], outputs: Sequence[O
     for idx, (item, out, exs, sp) in enumerate(zip(items, outputs, extractions, splits)):
         gold = scorer.gold(item)
         if isinstance(out, BaseException):
+            failed = getattr(out, "request", None)  # the stored request that failed (RequestFailed.request)
             rows.append(ResultRow(item.id, idx, item.group, None, None, False, str(out) or type(out).__name__,
-                                  None, gold, {"outcome": "error"}))
+                                  None, gold, {"outcome": "error", **({"request": failed} if failed else {})}))
             continue
         chains = [_chain(s) for s in out.samples]
         flex = [e.answer for e in exs]

@@ -104,20 +104,30 @@ async function loadPage(recount) {
   if (gen !== generation) return;
   const body = $("#rows tbody");
   body.replaceChildren();
+  // The run column is hidden when every row of the page is of one run (the filters or the heading say which).
+  const oneRun = data.rows.every((r) => r.run === (data.rows[0] || {}).run);
+  $("#rows").classList.toggle("one-run", data.rows.length > 0 && oneRun);
   for (const r of data.rows) {
     const tr = document.createElement("tr");
     tr.dataset.run = r.run;
     tr.dataset.item = r.item;
-    const runCell = el("td");
-    runCell.appendChild(el("div", r.label));
-    runCell.appendChild(el("div", r.run, "run"));
+    const itemCell = cell(r.item, "c-item");
+    if (r.group) {
+      itemCell.appendChild(el("div", r.group, "clip sub"));
+      itemCell.title = r.item + "\n" + r.group;
+    }
+    tr.appendChild(itemCell);
+    tr.appendChild(cell(r.question === null ? "" : questionCell(r.question), "c-question"));
+    const runCell = el("td", undefined, "c-run");
+    runCell.title = r.label + "\n" + r.run;
+    runCell.appendChild(el("div", r.model === null ? r.label : r.model, "clip"));
+    runCell.appendChild(el("div", r.model === null ? r.run : [r.task, r.prompt, r.strategy].join(" · "), "clip sub"));
     tr.appendChild(runCell);
-    tr.appendChild(el("td", r.item));
-    tr.appendChild(el("td", r.group));
-    tr.appendChild(el("td", r.verdict, "v-" + r.verdict));
-    tr.appendChild(el("td", r.outcome, "o-" + r.outcome));
-    tr.appendChild(el("td", r.error !== null ? r.error : (r.answer === null ? "(none)" : r.answer)));
-    tr.appendChild(el("td", r.gold));
+    const outcome = cell(r.outcome, "c-outcome v-" + r.verdict);
+    outcome.title = r.outcome + " (verdict: " + r.verdict + ")";
+    tr.appendChild(outcome);
+    tr.appendChild(cell(r.error !== null ? r.error : (r.answer === null ? "(none)" : r.answer), "c-answer"));
+    tr.appendChild(cell(r.gold, "c-gold"));
     if (selected === r.run + "\u0000" + r.item) tr.classList.add("selected");
     tr.addEventListener("click", () => showItem(r.run, r.item, tr));
     body.appendChild(tr);
@@ -128,6 +138,24 @@ async function loadPage(recount) {
   $("#prev").disabled = page === 0;
   $("#next").disabled = !nextCursor;
   $("#status").textContent = data.rows.length ? "" : "no items match these filters";
+}
+
+// A list cell: one line, cut with an ellipsis at the column's width; the whole value on hover.
+function cell(value, cls) {
+  const td = el("td", undefined, cls);
+  const text = value === null || value === undefined ? "" : String(value);
+  td.appendChild(el("div", text, "clip"));
+  if (text) td.title = text;
+  return td;
+}
+
+function oneLine(text) {
+  return String(text).replace(/\s+/g, " ").trim();
+}
+
+// In the list's narrow column the question itself, not the "Question:" its template opens with.
+function questionCell(text) {
+  return oneLine(text).replace(/^(question|q)\s*:\s*/i, "");
 }
 
 function dl(pairs) {
@@ -164,8 +192,21 @@ function renderMessages(box, messages) {
   }
 }
 
-function renderPrompt(box, request) {
-  if (!request) { box.appendChild(el("p", "The request is not in the store.", "note")); return; }
+const UNLINKED = {
+  several: "This failed item's result does not name its request (it was stored before results named them), and " +
+    "several of its run's requests failed with this error: which one was this item's cannot be told.",
+  none: "This failed item's result does not name its request (it was stored before results named them), and no " +
+    "failed call of its run has this error.",
+};
+
+function renderPrompt(box, request, foundBy, question) {
+  if (!request) {
+    box.appendChild(el("p", UNLINKED[foundBy] || "The request is not in the store.", "note"));
+    return;
+  }
+  if (foundBy === "calls") {
+    box.appendChild(el("p", "Found in the run's failed calls (the one request that failed with this error).", "note"));
+  }
   if (request.messages) {
     // Few-shot turns first, folded; the question (the last message) stays in view.
     const earlier = request.messages.slice(0, -1);
@@ -175,11 +216,16 @@ function renderPrompt(box, request) {
       renderMessages(det, earlier);
       box.appendChild(det);
     }
-    renderMessages(box, request.messages.slice(-1));
+    const last = request.messages[request.messages.length - 1];
+    if (last && last.content === question) box.appendChild(el("p", "The last message (" + last.role + ") is the question above.", "note"));
+    else renderMessages(box, request.messages.slice(-1));
+  } else if (question !== null && request.prompt.replace(/^\n+|\n+$/g, "") === question) {
+    box.appendChild(el("p", "The whole prompt is the question above.", "note"));
   } else {
     box.appendChild(pre(request.prompt));
   }
-  box.appendChild(dl([["decoding", request.decoding], ["stop", request.stop]]));
+  box.appendChild(dl([["decoding", request.decoding],
+                      ...(request.stop && request.stop.length ? [["stop", request.stop]] : [])]));
 }
 
 async function showItem(run, item, row) {
@@ -199,15 +245,32 @@ async function showItem(run, item, row) {
   box.appendChild(el("h2", d.item));
   box.appendChild(el("div", d.run.label));
   box.appendChild(el("div", d.run.id, "run"));
+  if (d.question !== null) {
+    box.appendChild(el("h3", "Question"));
+    box.appendChild(pre(d.question));
+  }
   box.appendChild(dl([
     ["verdict", d.verdict], ["outcome", d.outcome], ["gold", d.gold], ["answer (flexible)", d.answer], ["answer (strict)", d.strict_answer],
-    ["score", d.correct], ["strict score", d.strict], ["extracted", d.extracted], ["group", d.group],
+    ["score", d.correct], ["strict score", d.strict], ["extracted", d.extracted],
+    ...(d.group ? [["group", d.group]] : []), // most tasks have no groups: no empty row for them
   ]));
   if (d.scored_with) {
     box.appendChild(el("p", "Scored by the judge model " + d.scored_with.model + "'s reading of each response, not by" +
       " the task's extraction rules.", "note"));
   }
-  if (d.error !== null) box.appendChild(el("p", "request failed: " + d.error, "error"));
+  if (d.error !== null) {
+    box.appendChild(el("p", "request failed: " + d.error, "error"));
+    const alike = d.failures.every((f) => f.error === d.error);
+    if (d.failures.length && alike) {
+      const attempts = d.failures.reduce((n, f) => n + (f.attempts || 1), 0);
+      box.appendChild(el("p", d.failures.length + " failed call" + (d.failures.length > 1 ? "s" : "") + ", " +
+        attempts + " attempt" + (attempts > 1 ? "s" : "") + " in all.", "note"));
+    } else if (d.failures.length) {
+      box.appendChild(table(["failed call", "error", "attempts", "seconds"],
+        d.failures.map((f, i) => [i + 1, f.error, f.attempts, f.latency])));
+    }
+    box.appendChild(el("p", "A failed item is not scored; the next run asks it again.", "note"));
+  }
   if (d.votes) {
     box.appendChild(el("h3", "Vote"));
     box.appendChild(dl([["winning votes", d.votes.top], ["valid votes", d.votes.valid], ["answers tied", d.votes.tied]]));
@@ -231,6 +294,12 @@ async function showItem(run, item, row) {
       if (r.feedback) { box.appendChild(el("div", "feedback sent", "role")); box.appendChild(pre(r.feedback)); }
     }
   }
+  const failed = d.error !== null;
+  if (failed) { // what was asked matters most when it failed: the prompt before the (missing) response
+    box.appendChild(el("h3", "Prompt"));
+    renderPrompt(box, d.request, d.request_found_by, d.question);
+    if (!d.samples.length) { showMeta(box, d); return; }
+  }
   box.appendChild(el("h3", d.samples.length > 1 ? "Responses" : "Response"));
   if (!d.samples.length) box.appendChild(el("p", "No response is stored for this item.", "note"));
   for (const s of d.samples) {
@@ -245,8 +314,14 @@ async function showItem(run, item, row) {
     }
     box.appendChild(pre(s.text));
   }
-  box.appendChild(el("h3", "Prompt"));
-  renderPrompt(box, d.request);
+  if (!failed) {
+    box.appendChild(el("h3", "Prompt"));
+    renderPrompt(box, d.request, d.request_found_by, d.question);
+  }
+  showMeta(box, d);
+}
+
+function showMeta(box, d) {
   if (d.meta) { box.appendChild(el("h3", "Item metadata")); box.appendChild(dl(Object.entries(d.meta))); }
 }
 
@@ -257,6 +332,13 @@ function restart() {
 }
 
 form.addEventListener("change", restart);
+// A link or an edited address (#model=...&verdict=error) on an open page filters as on a fresh one.
+window.addEventListener("hashchange", () => {
+  if (location.hash.slice(1) === filters().toString()) return;
+  form.reset();
+  restoreFromHash();
+  restart();
+});
 $("#next").addEventListener("click", () => {
   if (!nextCursor) return;
   page += 1;
