@@ -9,12 +9,10 @@ share one store: SQLite serialises writers and `busy_timeout` makes them wait ra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from polaris.errors import PolarisError
 from polaris.store import health, leases
 from polaris.store import invocations as history_tables
 from polaris.store.health import SCHEMA_VERSION, StoreError  # noqa: F401 - re-exported
+from polaris.store.rows import InvocationRow, ResultRow, RunRow, SampleRow, canonical_json, digest  # noqa: F401 - re-exported
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,69 +43,6 @@ CREATE TABLE IF NOT EXISTS results (
   PRIMARY KEY (run, item)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS results_run_idx ON results (run, idx);
 """ + leases.SCHEMA + history_tables.SCHEMA
-
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def digest(obj: Any) -> str:
-    """Content hash of a JSON-able object (canonical: sorted keys, no whitespace)."""
-    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class SampleRow:
-    idx: int
-    text: str | None
-    finish: str | None
-    reasoning: str | None
-    tokens: int | None
-    data: dict[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunRow:
-    id: str
-    label: str
-    spec: dict[str, Any]
-    manifest: dict[str, Any]
-    created: float
-    updated: float
-
-
-@dataclass(frozen=True, slots=True)
-class InvocationRow:
-    """One invocation that filled a run (runner/history.py): where its answers came from and how much."""
-
-    id: int
-    run: str
-    source: str  # run | experiment | rescore | import | ...
-    started: float
-    finished: float | None  # None: still running, or killed
-    endpoint: str | None  # the server URL, or the in-process model (hf:<path>, lab:<weights>)
-    limit: int | None  # --limit (items per cell), None for the whole dataset
-    items_asked: int | None
-    items_scored: int | None
-    errors: int | None
-    polaris_version: str | None
-    scorer_version: str | None
-    data: dict[str, Any]  # backend identity, executor, host, requests, provenance of imports, ...
-
-
-@dataclass(slots=True)
-class ResultRow:
-    item: str
-    idx: int
-    group: str
-    correct: float | None
-    strict: float | None
-    extracted: bool
-    error: str | None
-    answer: str | None
-    gold: str
-    data: dict[str, Any]
 
 
 class Store:
