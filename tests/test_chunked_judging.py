@@ -63,7 +63,9 @@ async def _replay(cell, db, identity, stored):
     solve, outputs = solver_for(cell), []
     for i, item in enumerate(cell.items):
         if stored[item.id].error is not None:
-            outputs.append(Exception(stored[item.id].error))
+            failed = Exception(stored[item.id].error)
+            failed.request = stored[item.id].data.get("request")  # as RequestFailed names its stored request
+            outputs.append(failed)
             continue
         ctx = SolveContext(db, None, identity, cell.spec.run_id)
         outputs.append(await solve(cell.task, item, cell.prompts[i], ctx, cell.spec))
