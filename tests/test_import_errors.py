@@ -85,7 +85,7 @@ def test_a_bad_file_after_a_good_one_imports_nothing(tiny_data, tmp_path):
     bad = tmp_path / "b.jsonl"
     bad.write_text('{"id": "gsm8k/test/0", "response": "x", "model": "m"}\n{"id": \n')
     one_line_error(run(tiny_data, "import", "jsonl", str(first), str(bad), "--task", "gsm8k", "--store", str(store)),
-                   f"{bad}:2", "invalid JSON")
+                   f"{bad}:2", "malformed JSON")
     assert tables(store) == {}
 
 

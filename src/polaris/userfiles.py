@@ -3,6 +3,8 @@ whatever goes wrong is one line naming the file, what it should have been and, f
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,25 @@ def read_text(path: Path, what: str = "file", *, shown: str | Path | None = None
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise PolarisError(f"{name}:{line}: not valid UTF-8 (byte {exc.start}); a {what} is UTF-8 text") from None
+
+
+def jsonl_objects(path: Path, what: str = "a JSON Lines file", *, shown: str | Path | None = None
+                  ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line; a line that is not a JSON object is a one-line
+    error naming the file and the line. `what` (with its article) is the kind of file expected."""
+    name = path if shown is None else shown
+    kind = what.split(" ", 1)[-1]  # without its article, for read_text's "no such ..."
+    for n, line in enumerate(read_text(path, kind, shown=shown).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise PolarisError(f"{name}:{n}: malformed JSON ({exc.msg}); expected {what}, one JSON object per line") from None
+        if not isinstance(obj, dict):
+            raise PolarisError(f"{name}:{n}: a JSON {type(obj).__name__}, not an object; expected {what}, "
+                               "one JSON object per line")
+        yield n, obj
 
 
 def read_yaml(path: Path, what: str, *, nodes: bool = False) -> Any:

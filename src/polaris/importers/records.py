@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from polaris.errors import PolarisError
-from polaris.userfiles import read_text
+from polaris.userfiles import jsonl_objects, read_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,24 +185,7 @@ class _LineCounter:
 
 def jsonl_lines(path: Path, name: str, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; anything else is a one-line error with its line."""
-    try:
-        fh = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise PolarisError(f"cannot read {name}: {exc.strerror}") from None
-    with fh:
-        try:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise PolarisError(f"{name}:{n}: not {what} file (invalid JSON: {exc.msg})") from None
-                if not isinstance(obj, dict):
-                    raise PolarisError(f"{name}:{n}: not {what} file (expected a JSON object per line)")
-                yield n, obj
-        except UnicodeDecodeError:
-            raise PolarisError(f"{name}: not {what} file (not UTF-8 text)") from None
+    return jsonl_objects(path, f"{what} file", shown=name)
 
 
 def text_field(obj: Mapping[str, Any], key: str, where: str, what: str, *, required: bool = True) -> str | None:

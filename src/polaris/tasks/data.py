@@ -16,6 +16,7 @@ from typing import Any
 
 from polaris.config import data_dir
 from polaris.errors import PolarisError
+from polaris.userfiles import jsonl_objects
 from polaris.userfiles import read_text as user_text
 
 
@@ -40,17 +41,9 @@ def numbered_jsonl(path: Path, required: Sequence[str] = (),
                    limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
     """Like `read_jsonl`, each row with its line number (for errors about a row's fields)."""
     rows: list[tuple[int, dict[str, Any]]] = []
-    for n, line in enumerate(read_text(path).splitlines(), 1):
+    for n, row in jsonl_objects(path, "a JSON Lines data file"):
         if limit is not None and len(rows) >= limit:
             break
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise PolarisError(f"{path}:{n}: malformed JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise PolarisError(f"{path}:{n}: expected a JSON object")
         for key in required:
             if key not in row:
                 raise PolarisError(f"{path}:{n}: missing field '{key}'")
