@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,17 +106,44 @@ def check_failed(runs: Sequence[tuple[dict[str, Any], Any]], command: str) -> No
     """Stop with one line if items failed (they are stored as errors and asked again next time)."""
     failed = sum(summary["errors"] for summary, _ in runs)
     if failed:
-        raise PolarisError(f"{failed} item(s) failed; they are stored as errors and asked again by the next "
-                           f"`{command}`")
+        raise PolarisError(f"{failed} item{'s' if failed != 1 else ''} failed; {'they are' if failed != 1 else 'it is'}"
+                           f" stored as errors and asked again by the next `{command}`")
+
+
+@dataclass
+class Evaluated:
+    store_path: Path
+    db: Any  # the open Store, for the analysis
+    runs: list[tuple[dict[str, Any], Any]]  # (summary, call stats) per cell
+    at: float  # perf_counter when evaluation ended
+
+
+@contextmanager
+def evaluated_store(out: Path, store: Path | None, cells: Sequence[Any], *, show_progress: bool,
+                    command: str) -> Iterator[Evaluated]:
+    """Evaluate the cells into the demo's store (`out/polaris.db` unless given) and hand the open store
+    to the analysis; it is closed after it."""
+    from polaris.cli.display import progress
+    from polaris.store.store import Store
+
+    out.mkdir(parents=True, exist_ok=True)
+    store_path = store if store is not None else out / STORE_NAME
+    db = Store(store_path)
+    try:
+        with progress(show_progress) as bar:
+            runs = asyncio.run(evaluate(cells, db, bar=bar))
+        evaluated = time.perf_counter()
+        check_failed(runs, command)
+        yield Evaluated(store_path, db, runs, evaluated)
+    finally:
+        db.close()
 
 
 def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True) -> DemoRun:
     from polaris.analysis.study import scaling_study
-    from polaris.cli.display import progress
     from polaris.lab.engine import engine_name
     from polaris.lab.ladder import SHIPPED, list_models, read_index
     from polaris.runner.runner import prepare
-    from polaris.store.store import Store
 
     if out.exists() and not out.is_dir():
         raise PolarisError(f"--out {out} is a file; give a directory")
@@ -128,20 +156,12 @@ def run_demo(out: Path, store: Path | None = None, *, show_progress: bool = True
     models = list_models()
     tasks = list(read_index(SHIPPED).get("tasks") or ["lab/add-3"])
     cells = [prepare(spec) for spec in demo_cells(models, tasks)]
-    out.mkdir(parents=True, exist_ok=True)
-    store_path = store if store is not None else out / STORE_NAME
-    db = Store(store_path)
-    try:
-        with progress(show_progress) as bar:
-            runs = asyncio.run(evaluate(cells, db, bar=bar))
-        evaluated = time.perf_counter()
-        check_failed(runs, "polaris demo")
+    with evaluated_store(out, store, cells, show_progress=show_progress, command="polaris demo") as ev:
+        store_path, db, runs, evaluated = ev.store_path, ev.db, ev.runs, ev.at
         say("analysing: fits, held-out extrapolation, verdicts, metric sensitivity")
         # Only the demo's own cells (a shared store may also hold `polaris demo compute`'s budgeted ones).
         strategy = cells[0].spec.strategy
         studies = {t: scaling_study(db, t, metrics=METRICS, strategy=strategy) for t in tasks}
-    finally:
-        db.close()
     found = {t: findings(studies[t], models) for t in tasks}
     first = {}
     for c in cells:

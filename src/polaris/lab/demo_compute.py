@@ -69,16 +69,13 @@ def compute_cells(models: Sequence[Any]) -> list[Any]:
 def run_compute_demo(out: Path, store: Path | None = None, *, show_progress: bool = True,
                      only: Sequence[str] = ()) -> ComputeDemo:
     """Run the cells (`only`: these ladder models, default all), the study and the report."""
-    import asyncio
     import sys
 
     from polaris.analysis.compute_store import size_group, store_study
-    from polaris.cli.display import progress
-    from polaris.lab.demo import STORE_NAME, check_failed, evaluate
+    from polaris.lab.demo import evaluated_store
     from polaris.lab.ladder import list_models
     from polaris.report.build import build_report
     from polaris.runner.runner import prepare
-    from polaris.store.store import Store
 
     if out.exists() and not out.is_dir():
         raise PolarisError(f"--out {out} is a file; give a directory")
@@ -91,18 +88,10 @@ def run_compute_demo(out: Path, store: Path | None = None, *, show_progress: boo
             raise PolarisError(f"--model {unknown[0]}: not a model of the shipped ladder (see `polaris lab models`)")
         models = [m for m in models if m.name in only]
     cells = [prepare(spec) for spec in compute_cells(models)]
-    out.mkdir(parents=True, exist_ok=True)
-    store_path = store if store is not None else out / STORE_NAME
-    db = Store(store_path)
-    try:
-        with progress(show_progress) as bar:
-            runs = asyncio.run(evaluate(cells, db, bar=bar))
-        check_failed(runs, "polaris demo compute")
-        evaluated = time.perf_counter()
+    with evaluated_store(out, store, cells, show_progress=show_progress, command="polaris demo compute") as ev:
+        store_path, db, runs, evaluated = ev.store_path, ev.db, ev.runs, ev.at
         ids = {c.spec.run_id for c in cells}
         study = store_study(db, _cells(db, ids), group_of=size_group(), axis="reasoning")
-    finally:
-        db.close()
     lines = sentences(study, len(models), len(cells[0].items))
     analysed = time.perf_counter()
     if show_progress:
