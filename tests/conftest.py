@@ -121,12 +121,17 @@ def kill_at(args: list[str], env: dict[str, str], store: Path, targets: list[int
         proc.wait()
     return kills
 
-def answers_for(task_name: str, **options) -> dict[str, str]:
-    """Question text as the prompts phrase it -> gold answer, for the fake server."""
+def answers_for(task_name: str, data_dir: Path | str | None = None, **options) -> dict[str, str]:
+    """Question text as the prompts phrase it -> gold answer, for the fake server (from `data_dir` when
+    given, else POLARIS_DATA_DIR)."""
+    from unittest import mock
+
     from polaris.tasks.registry import get_task
 
-    task = get_task(task_name, **options)
-    return {task.template_for(it.group).item_text(it): task.scorer.gold(it) for it in task.dataset.load()}
+    env = {"POLARIS_DATA_DIR": str(data_dir)} if data_dir is not None else {}
+    with mock.patch.dict(os.environ, env):
+        task = get_task(task_name, **options)
+        return {task.template_for(it.group).item_text(it): task.scorer.gold(it) for it in task.dataset.load()}
 
 
 def write_gsm8k(root: Path, n: int) -> Path:

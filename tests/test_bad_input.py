@@ -22,15 +22,7 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad")
     data = write_gsm8k(root / "data", 5)
     env = cli_env(POLARIS_DATA_DIR=str(data))
-    import os
-
-    old = os.environ.get("POLARIS_DATA_DIR")
-    os.environ["POLARIS_DATA_DIR"] = str(data)
-    answers = answers_for("gsm8k")
-    if old is None:
-        del os.environ["POLARIS_DATA_DIR"]
-    else:
-        os.environ["POLARIS_DATA_DIR"] = old
+    answers = answers_for("gsm8k", data)
     server = FakeOpenAI(Policy(answers=answers)).__enter__()
     not_openai = FakeOpenAI(Policy(not_openai=True)).__enter__()
     locked = FakeOpenAI(Policy(answers=answers, api_key="the-right-key")).__enter__()

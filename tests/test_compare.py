@@ -59,18 +59,11 @@ def test_fractional_scores_have_no_mcnemar_and_groups_cluster():
 @pytest.fixture(scope="module")
 def two_cells(tmp_path_factory):
     """A store with cells of two models (one right on 1 item in 2, one on 2 items in 3) and a third cell."""
-    import os
-
     from conftest import cli_env, write_gsm8k
 
     root = tmp_path_factory.mktemp("cmp")
     data = write_gsm8k(root / "data", 30)
-    old = os.environ.get("POLARIS_DATA_DIR")
-    os.environ["POLARIS_DATA_DIR"] = str(data)
-    try:
-        answers = answers_for("gsm8k")
-    finally:
-        os.environ.pop("POLARIS_DATA_DIR") if old is None else os.environ.__setitem__("POLARIS_DATA_DIR", old)
+    answers = answers_for("gsm8k", data)
     env = cli_env(POLARIS_DATA_DIR=str(data))
     store = root / "s.db"
     with FakeOpenAI(Policy(answers=answers, wrong_every=2)) as s1, FakeOpenAI(Policy(answers=answers, wrong_every=3)) as s2:

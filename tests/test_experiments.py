@@ -264,14 +264,9 @@ def study_server():
         pytest.skip("benchmark data (../shared/datasets) not available")
     from fakeserver import FakeOpenAI, Policy
 
-    old = os.environ.get("POLARIS_DATA_DIR")
-    os.environ["POLARIS_DATA_DIR"] = str(SHARED)
-    try:
-        answers = {}
-        for task in ("gsm8k", "math", "math500", "mmlu", "bbh"):
-            answers.update(answers_for(task))
-    finally:
-        os.environ.pop("POLARIS_DATA_DIR") if old is None else os.environ.__setitem__("POLARIS_DATA_DIR", old)
+    answers = {}
+    for task in ("gsm8k", "math", "math500", "mmlu", "bbh"):
+        answers.update(answers_for(task, SHARED))
     with FakeOpenAI(Policy(answers=answers, p_correct=0.7)) as s:
         yield s, cli_env(POLARIS_DATA_DIR=str(SHARED))
 

@@ -42,7 +42,7 @@ def test_run_interrupted_keeps_what_it_stored_and_resumes(tmp_path, extra):
     data = write_gsm8k(tmp_path / "data", 200)
     env = cli_env(POLARIS_DATA_DIR=str(data))
     store = tmp_path / "s.db"
-    with FakeOpenAI(Policy(answers=answers_for_data(data), latency=0.2)) as server:
+    with FakeOpenAI(Policy(answers=answers_for("gsm8k", data), latency=0.2)) as server:
         args = ["run", "-m", "openai/fake-model", "--base-url", server.base_url, "--store", str(store),
                 "--concurrency", "8", *extra]
         code, err, seconds = _interrupt(args, env, lambda: stored_samples(store) >= 16)
@@ -56,25 +56,11 @@ def test_run_interrupted_keeps_what_it_stored_and_resumes(tmp_path, extra):
     assert res["requests_sent"] == 200 - kept and res["cached"] == kept and res["accuracy"] == 1.0
 
 
-def answers_for_data(data: Path) -> dict[str, str]:
-    import os
-
-    old = os.environ.get("POLARIS_DATA_DIR")
-    os.environ["POLARIS_DATA_DIR"] = str(data)
-    try:
-        return answers_for("gsm8k")
-    finally:
-        if old is None:
-            del os.environ["POLARIS_DATA_DIR"]
-        else:
-            os.environ["POLARIS_DATA_DIR"] = old
-
-
 def test_experiment_run_interrupted(tmp_path):
     data = write_gsm8k(tmp_path / "data", 100)
     env = cli_env(POLARIS_DATA_DIR=str(data))
     store = tmp_path / "s.db"
-    with FakeOpenAI(Policy(answers=answers_for_data(data), latency=0.2)) as server:
+    with FakeOpenAI(Policy(answers=answers_for("gsm8k", data), latency=0.2)) as server:
         exp = tmp_path / "exp.yaml"
         exp.write_text(f"name: t\nmodels: [openai/fake-model]\ntasks: [gsm8k]\nprompts: [fewshot-cot, zeroshot-cot]\n"
                        f"base_url: {server.base_url}\nconcurrency: 8\n")

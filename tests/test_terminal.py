@@ -184,7 +184,7 @@ def test_progress_lines_without_a_terminal(world, tmp_path):
     env = dict(world["env"], COLUMNS="80")
     line = re.compile(r"^openai/fake-model gsm8k fewshot-cot: (\d+)/(\d+) \((\d+)%\)"
                       r"(?:, (answered from the store|(\d+\.\d)/s(?:, eta \d+:\d\d:\d\d)?))?, \d+ errors(?:, .+)?$")
-    with FakeOpenAI(Policy(answers=answers_for_data(world), latency=0.3)) as server:
+    with FakeOpenAI(Policy(answers=answers_for("gsm8k", world["env"]["POLARIS_DATA_DIR"]), latency=0.3)) as server:
         args = ["run", "-m", "openai/fake-model", "--base-url", server.base_url, "-t", "gsm8k", "--concurrency", "2",
                 "--store", store]
         first = polaris(*args, "--limit", "20", env=env)
@@ -201,20 +201,6 @@ def test_progress_lines_without_a_terminal(world, tmp_path):
         cached = polaris(*args, env=env)
     assert cached.stderr.strip().splitlines() == [
         "openai/fake-model gsm8k fewshot-cot: 30/30 (100%), answered from the store, 0 errors"]
-
-
-def answers_for_data(world) -> dict[str, str]:
-    import os
-
-    old = os.environ.get("POLARIS_DATA_DIR")
-    os.environ["POLARIS_DATA_DIR"] = world["env"]["POLARIS_DATA_DIR"]
-    try:
-        return answers_for("gsm8k")
-    finally:
-        if old is None:
-            del os.environ["POLARIS_DATA_DIR"]
-        else:
-            os.environ["POLARIS_DATA_DIR"] = old
 
 
 def test_read_commands_point_at_the_demo_store(world, tmp_path):
