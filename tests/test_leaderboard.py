@@ -329,3 +329,27 @@ def test_random_baseline_on_full_mmlu_is_at_chance(env, tmp_path):
     assert len(split["by"]["subject"]) == 57 and sum(v["n"] for v in split["by"]["subject"].values()) == 14042
     assert sorted(split["by"]["category"]) == ["STEM", "humanities", "other", "social sciences"]
     assert all(abs(v["accuracy"] - 0.25) < 0.03 for v in split["by"]["category"].values())
+
+
+def test_default_board_shows_the_prompt_format_the_store_has(tmp_path):
+    """A store of zero-shot (or imported) runs shows them by default, not a board of empty cells; once
+    CoT Hub's few-shot CoT runs exist, they are the default board."""
+    from conftest import write_gsm8k
+
+    env = cli_env(POLARIS_DATA_DIR=str(write_gsm8k(tmp_path / "data", 6)))
+    store = str(tmp_path / "s.db")
+
+    def board(*args):
+        proc = polaris("leaderboard", "--store", store, "--json", *args, env=env)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        return doc["prompt"], doc["rows"][0]["cells"]["gsm8k"]
+
+    for prompt in ("zeroshot-cot", "fewshot-cot"):
+        ran = polaris("run", "-m", "baseline/gold", "-t", "gsm8k", "-p", prompt, "--store", store, "--no-progress",
+                      env=env)
+        assert ran.returncode == 0, ran.stderr
+        shown, cell = board()
+        assert shown == prompt and cell["prompt"] == prompt and cell["accuracy"] == 1.0 and cell["n"] == 6
+    shown, cell = board("--prompt", "zeroshot-cot")  # asked for: always that format
+    assert shown == "zeroshot-cot" and cell["accuracy"] == 1.0

@@ -11,9 +11,8 @@ import sys
 import time
 from collections import Counter
 
-from conftest import cli_env, stored_samples, write_gsm8k
+from conftest import answers_for, cli_env, stored_samples, write_gsm8k
 from fakeserver import FakeOpenAI, Policy
-from test_interrupt import answers_for_data
 
 from polaris.store import leases
 
@@ -39,7 +38,7 @@ def test_two_identical_runs_send_each_request_once(tmp_path):
     data = write_gsm8k(tmp_path / "data", 120)
     env = cli_env(POLARIS_DATA_DIR=str(data))
     store = tmp_path / "s.db"
-    with FakeOpenAI(Policy(answers=answers_for_data(data), latency=0.05, wrong_every=4)) as server:
+    with FakeOpenAI(Policy(answers=answers_for("gsm8k", data), latency=0.05, wrong_every=4)) as server:
         a, b = _start(server, store, env), _start(server, store, env)
         outs = [p.communicate(timeout=300) for p in (a, b)]
         sent = _sent(server)
@@ -58,7 +57,7 @@ def test_a_killed_holders_leases_are_taken_over(tmp_path):
     data = write_gsm8k(tmp_path / "data", 60)
     env = cli_env(POLARIS_DATA_DIR=str(data))
     store = tmp_path / "s.db"
-    with FakeOpenAI(Policy(answers=answers_for_data(data), latency=0.4)) as server:
+    with FakeOpenAI(Policy(answers=answers_for("gsm8k", data), latency=0.4)) as server:
         a = _start(server, store, env)
         while a.poll() is None and (stored_samples(store) < 8 or _held(store) == 0):
             time.sleep(0.01)

@@ -14,9 +14,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import cli_env, polaris, stored_samples, write_gsm8k
+from conftest import answers_for, cli_env, polaris, stored_samples, write_gsm8k
 from fakeserver import FakeOpenAI, Policy
-from test_interrupt import answers_for_data
 
 
 @pytest.fixture
@@ -58,7 +57,7 @@ def test_a_directory_is_not_a_store(tmp_path, data):
 
 
 def test_a_full_disk_stops_the_run_in_one_line_and_it_resumes_once_space_is_freed(tmp_path, data):
-    answers = answers_for_data(data)
+    answers = answers_for("gsm8k", data)
     with tmpfs(tmp_path / "mnt", "24m") as mnt, FakeOpenAI(Policy(answers=answers)) as server:
         if mnt is not None:  # a real full filesystem: a filler takes all of it but 600 kB
             store = mnt / "s.db"

@@ -43,6 +43,20 @@ def suite_of(task: str) -> str | None:
     return family if family in SUITES else None
 
 
+def default_prompt(runs: Sequence[RunRow], strategy: str = "greedy", preferred: str = "fewshot-cot") -> str:
+    """The prompt format a board shows when none is asked for: CoT Hub's few-shot CoT when the store
+    has suite runs of it, else the format most of its suite runs used (a store of zero-shot or imported
+    runs shows them rather than a board of empty cells)."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        prompt = run.manifest.get("prompt", run.spec.get("prompt"))
+        if suite_of(str(run.spec.get("task", ""))) and run.manifest.get("strategy") == strategy and prompt:
+            counts[str(prompt)] = counts.get(str(prompt), 0) + 1
+    if not counts or preferred in counts:
+        return preferred
+    return max(sorted(counts), key=lambda p: counts[p])
+
+
 def suite_size(suite: str) -> int | None:
     """The whole suite's item count, known without reading data."""
     from polaris.tasks.registry import get_task

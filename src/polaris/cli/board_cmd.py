@@ -239,13 +239,14 @@ def leaderboard(
     store: Optional[Path] = typer.Option(None, help="SQLite store (default: $POLARIS_STORE, else ./polaris.db)"),
     fmt: str = typer.Option("table", "--format", "-f", help="table | markdown | csv | json"),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json"),
-    prompt: str = typer.Option("fewshot-cot", "--prompt", "-p", help="The one prompt format the board shows"),
+    prompt: Optional[str] = typer.Option(None, "--prompt", "-p", help="The one prompt format the board shows (default:"
+                                         " fewshot-cot, else the format most of the store's suite runs used)"),
     strategy: str = typer.Option("greedy", help="The one strategy the board shows (greedy, sc5@t0.7, ...)"),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="gsm8k | math | mmlu | bbh: that suite's breakdown"),
     sort: Optional[str] = typer.Option(None, help="Order models by this suite's accuracy (default: by name)"),
 ) -> None:
     """The Chain-of-Thought Hub leaderboard: GSM8K, MATH, MMLU and BBH per model, from stored runs."""
-    from polaris.analysis.leaderboard import SUITES, build, sort_rows
+    from polaris.analysis.leaderboard import SUITES, build, default_prompt, sort_rows
     from polaris.config import store_path
     from polaris.errors import PolarisError
     from polaris.store.store import Store
@@ -254,7 +255,7 @@ def leaderboard(
     fmt = "json" if as_json else fmt
     if fmt not in FORMATS:
         raise PolarisError(f"unknown --format '{fmt}' (choose {', '.join(FORMATS)})")
-    if prompt not in PROMPTS:
+    if prompt is not None and prompt not in PROMPTS:
         raise PolarisError(f"unknown --prompt '{prompt}' (choose {', '.join(PROMPTS)})")
     for name, value in (("--task", task), ("--sort", sort)):
         if value is not None and value not in SUITES:
@@ -263,6 +264,7 @@ def leaderboard(
     db = Store(path, readonly=True)
     try:
         runs = db.runs()
+        prompt = prompt or default_prompt(runs, strategy)
         board = build(runs, db.results, prompt=prompt, strategy=strategy)
     finally:
         db.close()
