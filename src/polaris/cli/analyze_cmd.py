@@ -10,11 +10,11 @@ from typing import Optional
 import typer
 
 from polaris.cli import app
+from polaris.cli.helptext import STORE_HELP
 
 analyze_app = typer.Typer(help="Analyses of stored results (see docs/analysis.md).", no_args_is_help=True)
 app.add_typer(analyze_app, name="analyze")
 
-STORE_HELP = "SQLite store (default: $POLARIS_STORE, else ./polaris.db)"
 
 
 @analyze_app.command("scaling")

@@ -11,6 +11,7 @@ import typer
 
 from polaris.cli import app
 from polaris.cli.display import plain
+from polaris.cli.helptext import STORE_HELP
 
 SHOWN = 20  # disagreements listed per run in the text output (--show)
 
@@ -88,7 +89,7 @@ def audit(
     max_attempts: int = typer.Option(8, min=1, help="Attempts per judge request"),
     top: int = typer.Option(10, min=1, help="Commonest endings of unanswered responses to list"),
     show: int = typer.Option(SHOWN, min=0, help="Disagreements listed per run (0: all)"),
-    store: Optional[Path] = typer.Option(None, help="SQLite store (default: $POLARIS_STORE, else ./polaris.db)"),
+    store: Optional[Path] = typer.Option(None, help=STORE_HELP),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document"),
 ) -> None:

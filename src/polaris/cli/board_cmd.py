@@ -14,6 +14,7 @@ import typer
 
 from polaris.cli import app
 from polaris.cli.display import console, pct, plain, warn
+from polaris.cli.helptext import STORE_HELP
 
 FORMATS = ("table", "markdown", "csv", "json")
 DIM_TITLES = {"level": "levels", "subject": "subjects", "category": "categories", "task": "tasks"}
@@ -236,7 +237,7 @@ def _empty_board(runs: list[Any], path: Path, prompt: str, strategy: str) -> str
 
 @app.command()
 def leaderboard(
-    store: Optional[Path] = typer.Option(None, help="SQLite store (default: $POLARIS_STORE, else ./polaris.db)"),
+    store: Optional[Path] = typer.Option(None, help=STORE_HELP),
     fmt: str = typer.Option("table", "--format", "-f", help="table | markdown | csv | json"),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json"),
     prompt: Optional[str] = typer.Option(None, "--prompt", "-p", help="The one prompt format the board shows (default:"

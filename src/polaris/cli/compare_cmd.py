@@ -12,9 +12,9 @@ from typing import Any, Optional
 import typer
 
 from polaris.cli import app
+from polaris.cli.helptext import STORE_HELP
 from polaris.errors import PolarisError
 
-STORE_HELP = "SQLite store (default: $POLARIS_STORE, else ./polaris.db)"
 
 
 def resolve_run(runs: Sequence[Any], query: str, store: Path | str = "the store") -> Any:

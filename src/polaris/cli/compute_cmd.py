@@ -9,7 +9,8 @@ from typing import Optional
 
 import typer
 
-from polaris.cli.analyze_cmd import STORE_HELP, analyze_app
+from polaris.cli.analyze_cmd import analyze_app
+from polaris.cli.helptext import STORE_HELP
 
 
 @analyze_app.command("compute")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+STORE_HELP = "SQLite store (default: $POLARIS_STORE, else ./polaris.db)"  # the --store option of every command that reads or writes one
+
 NAMES = {  # an option's value by its name, where the type says too little
     "model": "MODEL", "judge": "MODEL", "task": "TASK", "prompt": "FORMAT", "strategy": "STRATEGY",
     "base_url": "URL", "mirror": "URL", "store": "PATH", "out": "DIR", "dest": "DIR", "run": "RUN", "fmt": "FORMAT", "host": "HOST",

@@ -13,8 +13,8 @@ import typer
 
 from polaris.cli import app
 from polaris.cli.display import pct, plain, warn
+from polaris.cli.helptext import STORE_HELP
 
-STORE_HELP = "SQLite store (default: $POLARIS_STORE, else ./polaris.db)"
 
 
 def _run_line(w: Any) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from typing import Optional
 import typer
 
 from polaris.cli import app
+from polaris.cli.helptext import STORE_HELP
 from polaris.errors import PolarisError
 
-STORE_HELP = "SQLite store (default: $POLARIS_STORE, else ./polaris.db)"
 
 
 def _pair(text: str) -> tuple[str, str, str]:

@@ -13,10 +13,10 @@ import typer
 
 from polaris.cli import app
 from polaris.cli.display import progress, results_table, warn
+from polaris.cli.helptext import STORE_HELP
 from polaris.cli.outcome import bounded
 from polaris.errors import PolarisError
 
-STORE_HELP = "SQLite store (default: $POLARIS_STORE, else ./polaris.db)"
 
 
 def _json_out(summaries: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> None:

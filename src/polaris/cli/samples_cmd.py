@@ -15,6 +15,7 @@ import typer
 
 from polaris.cli import app
 from polaris.cli.display import plain
+from polaris.cli.helptext import STORE_HELP
 
 SHOWN_SAMPLES = 3  # per item in the text output; --json has them all
 
@@ -90,7 +91,7 @@ def samples(
     outcome: Optional[str] = typer.Option(None, "--outcome", help="Only items with this outcome: correct, wrong, truncated, hedged, invalid-option, no-answer, error"),
     against_source: bool = typer.Option(False, "--against-source", help="Imported runs: only items where Polaris's verdict and the source's differ, with both readings"),
     limit: int = typer.Option(20, min=0, help="Items shown per run (0: all)"),
-    store: Optional[Path] = typer.Option(None, help="SQLite store (default: $POLARIS_STORE, else ./polaris.db)"),
+    store: Optional[Path] = typer.Option(None, help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document"),
 ) -> None:
     """List stored items with the response, the extracted answers (flexible and strict), the gold and the verdict."""
