@@ -63,7 +63,7 @@ def cell_compute(rows: Sequence[Any], budget: Mapping[str, Any] | None = None,
 
 def latency_parts(store: Any, rows: Sequence[Any], calls: Mapping[tuple[str, int], Any] | None = None
                   ) -> list[tuple[float, int, float] | None]:
-    """Per row, what `cell_latency` adds up: (seconds of the item's calls, samples with a latency share,
+    """Per row, what `fold_latency` adds up: (seconds of the item's calls, samples with a latency share,
     the sum of those shares); None for rows without a request. `calls`: what `Store.sample_calls`
     already returned for the rows' final requests (only the rest is read)."""
     hashes: dict[int, list[str]] = {}
@@ -101,15 +101,6 @@ def fold_latency(parts: Sequence[tuple[float, int, float]]) -> dict[str, Any] | 
         per_sample += shares
     return {"per_item": sum(p[0] for p in parts) / len(parts), "per_sample": per_sample / samples if samples else None,
             "items": len(parts)}
-
-
-def cell_latency(store: Any, rows: Sequence[Any], calls: Mapping[tuple[str, int], Any] | None = None
-                 ) -> dict[str, Any] | None:
-    """Seconds per item and per sample, from the calls that drew the samples (each call's latency shared
-    among the samples it returned, as its tokens are; LLM-Modulo rounds included). Kept apart from the
-    token accounting because it is wall-clock: it differs on every run of the same cell. `calls`: what
-    `Store.sample_calls` already returned for the rows' final requests (only the rest is read)."""
-    return fold_latency([p for p in latency_parts(store, rows, calls) if p is not None])
 
 
 def spec_budget(spec: Any) -> dict[str, Any]:

@@ -15,14 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from polaris.store.store import ResultRow
-
 if TYPE_CHECKING:
     from polaris.runner.tally import ItemTally
-
-
-def samples_per_item(rows: Sequence[ResultRow]) -> int:
-    return max((len(r.data.get("samples", ())) for r in rows if r.error is None), default=0)
 
 
 def _macro(values: Sequence[float], groups: Sequence[str]) -> tuple[float, list[float]]:
@@ -33,15 +27,9 @@ def _macro(values: Sequence[float], groups: Sequence[str]) -> tuple[float, list[
     return est.mean, [est.low, est.high]
 
 
-def sampling_summary(rows: Sequence[ResultRow], headline: str = "micro") -> dict[str, Any]:
-    """{"maj_at", "maj_at_ci", "pass_at", "pass_at_ci", "maj_at_exact"} keyed by str(k), or {} for K = 1."""
-    from polaris.runner.tally import CellTally
-
-    return sampling_of(CellTally.of(rows).items, headline)
-
-
 def sampling_of(items: Sequence[ItemTally], headline: str = "micro") -> dict[str, Any]:
-    """`sampling_summary` from the items' compact records (runner/tally.py), in dataset order."""
+    """{"maj_at", "maj_at_ci", "pass_at", "pass_at_ci", "maj_at_exact"} keyed by str(k), or {} for K = 1,
+    from the items' compact records (runner/tally.py), in dataset order."""
     scored = [t for t in items if t.row.error is None and t.samples]
     K = min((t.samples for t in scored), default=0)
     if K < 2 or any(not t.voted for t in scored):
@@ -70,10 +58,3 @@ def sampling_of(items: Sequence[ItemTally], headline: str = "micro") -> dict[str
 
     out["variance"] = decompose_spreads([t.spread for t in scored], groups, "macro" if macro else "micro")
     return out
-
-
-def token_summary(rows: Sequence[ResultRow]) -> dict[str, Any] | None:
-    """Completion tokens of the cell's samples, split into reasoning and answer (runner/tokens.py)."""
-    from polaris.runner.tally import CellTally
-
-    return CellTally.of(rows).token_totals()

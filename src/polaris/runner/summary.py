@@ -69,7 +69,7 @@ def summarize_tally(cell: CellTally, *, headline: str = "micro") -> dict[str, An
         acc, ci = split.overall.accuracy, (split.overall.low, split.overall.high)  # type: ignore[union-attr]
     elif cell.samples_per_item() > 1:
         # K samples: item scores are votes with fractional tie credit; the CI is over item means
-        # (Miller 2024), the same interval maj@K gets in `sampling_summary`.
+        # (Miller 2024), the same interval maj@K gets in `curves.sampling_of`.
         from polaris.analysis.stats import mean_ci
 
         est = mean_ci(correct, samples_per_item=cell.samples_per_item()) if correct else None

@@ -8,7 +8,7 @@ integer per sample above K = 128 for the Monte Carlo), its score `Spread` (analy
 counts (finish reasons, truncation, budget), its latency share and, until it is folded, its
 samples' token counts. `CellTally` folds items in dataset order: token totals are sums of floats, and
 summing them in the order the whole-run code did gives the same last bits. `summary.summarize`,
-`compute.cell_compute`, `curves.sampling_summary` and `curves.token_summary` all go through it,
+`compute.cell_compute` and `curves.sampling_of` all go through it,
 whether their rows come from memory, from the store one at a time (`Store.iter_results`), or from the
 chunks the runner judges as outputs complete (runner/judging.py).
 """
@@ -144,7 +144,7 @@ class CellTally:
         return max((t.samples for t in self.scored()), default=0)
 
     def token_totals(self) -> dict[str, Any] | None:
-        """`curves.token_summary`: completion tokens of the cell's samples, split into reasoning and answer."""
+        """Completion tokens of the cell's samples, split into reasoning and answer (runner/tokens.py)."""
         scored = self.scored()
         n = sum(t.token_samples for t in scored)
         if not n:
@@ -190,7 +190,7 @@ class CellTally:
         return out
 
     def latency(self) -> dict[str, Any] | None:
-        """`compute.cell_latency` from the items' latency parts."""
+        """Seconds per item and per sample, from the items' latency parts (`compute.latency_parts`)."""
         from polaris.runner.compute import fold_latency
 
         return fold_latency([t.latency for t in self.items if t.latency is not None])

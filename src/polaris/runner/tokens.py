@@ -13,7 +13,7 @@ Sources, best first, each labelled so a reader knows what was measured and what 
 Answer tokens are completion minus reasoning. Prompt tokens are the call's, shared the same way (a
 call of n samples sends its prompt once), so an item's samples add up to its calls; an unreported
 prompt count is left out rather than guessed. (Latency, wall-clock and so different on every run, is
-not kept with the results: `runner.compute.cell_latency` reads it from the calls.)
+not kept with the results: `runner.compute.latency_parts` reads it from the calls.)
 """
 
 from __future__ import annotations
