@@ -321,17 +321,7 @@ class Store:
         return dict(self.db.execute("SELECT item, invocation FROM result_sources WHERE run=?", (run_id,)).fetchall())
 
     def results(self, run_id: str, items: Iterable[str] | None = None) -> list[ResultRow]:
-        rows = self.db.execute(
-            "SELECT item, idx, grp, correct, strict, extracted, error, answer, gold, data FROM results"
-            " WHERE run=? ORDER BY idx",
-            (run_id,),
-        ).fetchall()
-        wanted = set(items) if items is not None else None
-        return [
-            ResultRow(r[0], r[1], r[2] or "", r[3], r[4], bool(r[5]), r[6], r[7], r[8], json.loads(r[9] or "{}"))
-            for r in rows
-            if wanted is None or r[0] in wanted
-        ]
+        return list(self.iter_results(run_id, items))
 
     def iter_results(self, run_id: str, items: Iterable[str] | None = None) -> Iterator[ResultRow]:
         """`results` one row at a time (in item order), for runs too large to hold: a run of K samples
