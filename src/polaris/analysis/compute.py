@@ -62,10 +62,6 @@ def base_strategy(strategy: str) -> str:
     return _BUDGET_LABEL.sub("", strategy)
 
 
-def _ks(K: int) -> list[int]:
-    return sorted({2 ** i for i in range(K.bit_length()) if 2 ** i <= K} | {K})
-
-
 def cell_points(model: str, task: str, spec: Mapping[str, Any], summary: Mapping[str, Any], run_id: str,
                 rounds: Sequence[Mapping[str, Any]] | None = None, price: Any = None,
                 axis: str = "completion") -> list[Point]:
@@ -99,8 +95,10 @@ def cell_points(model: str, task: str, spec: Mapping[str, Any], summary: Mapping
                       low=low, high=high, reasoning=per_item["reasoning"], completion=per_item["completion"],
                       prompt_tokens=per_item["prompt"], cost=priced(per_item["prompt"], per_item["completion"]),
                       **common)]
+    from polaris.analysis.sampling import doubling_ks
+
     points = []
-    for k in _ks(K):
+    for k in doubling_ks(K):
         completion = k * per_sample["completion"]
         prompt_tokens = None if per_sample["prompt"] is None else k * per_sample["prompt"]
         for metric, kind in (("maj_at", "maj"), ("pass_at", "pass")):

@@ -62,6 +62,11 @@ class SamplingCurves:
     exact: bool  # every maj@k value was computed exactly (no Monte Carlo)
 
 
+
+def doubling_ks(K: int) -> list[int]:
+    """1, 2, 4, ... up to K, and K itself: the k of a curve where every k to K costs too much or shows too much."""
+    return sorted({2**i for i in range(K.bit_length()) if 2**i <= K} | {K})
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Chen et al. (2021) unbiased pass@k: 1 - C(n-c, k)/C(n, k), for c correct of n samples."""
     if not 0 <= c <= n or not 1 <= k <= n:
@@ -249,7 +254,7 @@ def pool_maj_at(
     K = p.size
     exact = K <= exact_max_samples
     if ks is None:
-        ks = range(1, K + 1) if exact else sorted({2**i for i in range(K.bit_length()) if 2**i <= K} | {K})
+        ks = range(1, K + 1) if exact else doubling_ks(K)
     ks = list(ks)
     if any(not 1 <= k <= K for k in ks):
         raise ValueError(f"maj@k needs 1 <= k <= K = {K}")
@@ -313,8 +318,7 @@ def sampling_curves(
     if ks is None:
         # Above the exact limit each k costs draws·K random numbers per item: 1, 2, 4, ... and K, as
         # item_maj_at's default (every k to K = 1024 took minutes per item).
-        ks = range(1, kmin + 1) if kmin <= exact_max_samples else \
-            sorted({2**i for i in range(kmin.bit_length()) if 2**i <= kmin} | {kmin})
+        ks = range(1, kmin + 1) if kmin <= exact_max_samples else doubling_ks(kmin)
     ks = tuple(ks)
     if any(not 1 <= k <= kmin for k in ks):
         raise ValueError(f"k must lie in 1..{kmin} (the smallest number of samples of an item)")

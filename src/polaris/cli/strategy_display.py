@@ -16,8 +16,9 @@ from polaris.cli.tables import Col, Grid
 
 def curve_ks(K: int) -> list[int]:
     """The k shown in a curve table: 1, 2, 4, ... and K itself."""
-    ks = sorted({2**i for i in range(K.bit_length()) if 2**i <= K} | {K})
-    return ks
+    from polaris.analysis.sampling import doubling_ks
+
+    return doubling_ks(K)
 
 
 def curves_table(summaries: Sequence[dict[str, Any]]) -> None:
