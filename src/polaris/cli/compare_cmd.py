@@ -52,6 +52,7 @@ def compare(
     """Compare two cells on the items both scored: accuracy difference, paired SE and 95% CI,
     McNemar's exact p-value, discordant counts, correlation."""
     from polaris.analysis.compare import compare_rows
+    from polaris.cli.display import plural
     from polaris.cli.strategy_display import comparisons_table
     from polaris.config import store_path
     from polaris.store.store import Store
@@ -77,5 +78,4 @@ def compare(
         return
     comparisons_table([{"name": "A - B", **doc}], title="Paired comparison (A - B on shared items)")
     if result.only_a or result.only_b:
-        only_a = f"{result.only_a} item{'' if result.only_a == 1 else 's'}"
-        print(f"left out: {only_a} scored only in A, {result.only_b} only in B", file=sys.stderr)
+        print(f"left out: {plural(result.only_a, 'item')} scored only in A, {result.only_b} only in B", file=sys.stderr)

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import typer
 
 from polaris.cli import app
-from polaris.cli.display import pct, plain, warn
+from polaris.cli.display import pct, plain, plural, warn
 from polaris.cli.helptext import STORE_HELP
 
 
@@ -59,10 +59,6 @@ def _short_names(paths: list[str]) -> dict[str, str]:
     return {p: os.path.relpath(Path(p).resolve(), root) for p in paths}
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list[dict[str, Any]],
            show_unmatched: bool, store: Path) -> None:
     from polaris.cli.display import console
@@ -72,9 +68,9 @@ def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list
     totals = {k: sum(r["matching"][k] for r in runs)
               for k in ("records", "matched", "unmatched", "ambiguous", "duplicate")}
     new = sum(r["status"] == "new" for r in runs)
-    out.print(plain(f"Imported {_n(new, 'new run')}, {len(runs) - new} already imported, into {store}: "
-                    f"{_n(totals['records'], 'record')}, {totals['matched']} matched, {totals['unmatched']} unmatched, "
-                    f"{totals['ambiguous']} ambiguous, {_n(totals['duplicate'], 'duplicate')}. Polaris did not send "
+    out.print(plain(f"Imported {plural(new, 'new run')}, {len(runs) - new} already imported, into {store}: "
+                    f"{plural(totals['records'], 'record')}, {totals['matched']} matched, {totals['unmatched']} unmatched, "
+                    f"{totals['ambiguous']} ambiguous, {plural(totals['duplicate'], 'duplicate')}. Polaris did not send "
                     "these prompts; it scored the responses with its own extractors."))
     # Run ids are copied into other commands: never cut; model names neither (a cut name is ambiguous).
     table = Grid("Runs", [
@@ -105,10 +101,10 @@ def _print(runs: list[dict[str, Any]], files: list[dict[str, Any]], missed: list
     ft.print(out)
     gold = sum(r["matching"]["gold_differs"] for r in runs)
     if gold:
-        warn(f"{_n(gold, 'record')} give{'s' if gold == 1 else ''} a gold answer other than Polaris's for their"
+        warn(f"{plural(gold, 'record')} give{'s' if gold == 1 else ''} a gold answer other than Polaris's for their"
              " item (see the manifests' matching)")
     if missed and not show_unmatched:
-        warn(f"{_n(len(missed), 'record')} not imported (unmatched, ambiguous or duplicate): --show-unmatched lists"
+        warn(f"{plural(len(missed), 'record')} not imported (unmatched, ambiguous or duplicate): --show-unmatched lists"
              f" {'it' if len(missed) == 1 else 'them'}")
     if show_unmatched:
         for m in missed:
@@ -219,5 +215,5 @@ def export(
                   indent=2)
         sys.stdout.write("\n")
         return
-    print(f"wrote {done.path}: {done.rows} {'sample' if per_sample else 'item'} rows from {_n(done.runs, 'run')}, "
+    print(f"wrote {done.path}: {done.rows} {'sample' if per_sample else 'item'} rows from {plural(done.runs, 'run')}, "
           f"{done.format}, export schema v{done.schema_version} (docs/export.md)")

@@ -106,7 +106,9 @@ def check_failed(runs: Sequence[tuple[dict[str, Any], Any]], command: str) -> No
     """Stop with one line if items failed (they are stored as errors and asked again next time)."""
     failed = sum(summary["errors"] for summary, _ in runs)
     if failed:
-        raise PolarisError(f"{failed} item{'s' if failed != 1 else ''} failed; {'they are' if failed != 1 else 'it is'}"
+        from polaris.cli.display import plural
+
+        raise PolarisError(f"{plural(failed, 'item')} failed; {'they are' if failed != 1 else 'it is'}"
                            f" stored as errors and asked again by the next `{command}`")
 
 
