@@ -217,15 +217,15 @@ class Grid:
 
     # -- output -------------------------------------------------------------------------------------
 
-    def render(self, width: int) -> tuple[Any, list[str]]:
-        """(the rich Table, lines to print under it). The title is printed above the table by `print`,
+    def render(self, width: int, laid: tuple[Any, ...]) -> tuple[Any, list[str]]:
+        """(the rich Table, lines to print under it) from `layout(width)`. The title is printed above the table by `print`,
         wrapped at the console's width: rich would wrap it at the table's, which for a narrow table
         breaks a one-line title over several lines."""
         from rich import box
         from rich.table import Table
         from rich.text import Text
 
-        cols, cells, widths, hoisted, dropped, light = self.layout(width)
+        cols, cells, widths, _, dropped, light = laid
         frame = dict(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True) if light else {}
         table = Table(show_lines=self.show_lines, **frame)  # type: ignore[arg-type]
         for c, w in zip(cols, widths):
@@ -238,9 +238,9 @@ class Grid:
             notes.append(f"left out at {width} columns: {', '.join(dropped)} (a wider terminal shows them)")
         return table, notes
 
-    def heading(self, width: int) -> str:
+    def heading(self, laid: tuple[Any, ...]) -> str:
         """The title, with the values of the key columns said once (see `layout`)."""
-        _, cells, _, hoisted, _, _ = self.layout(width)
+        _, cells, _, hoisted, _, _ = laid
         title = self.title or ""
         if hoisted:
             every = "every row: " if len(cells) > 1 else ""
@@ -250,8 +250,9 @@ class Grid:
     def print(self, console: Any = None) -> Any:
         """Print to `console` (default: a table console on stdout); returns the console."""
         console = console or table_console()
-        table, notes = self.render(console.width)
-        heading = self.heading(console.width)
+        laid = self.layout(console.width)  # measuring every cell is the costly part: once per print
+        table, notes = self.render(console.width, laid)
+        heading = self.heading(laid)
         if heading:
             console.print(heading, style="italic")
         console.print(table)
