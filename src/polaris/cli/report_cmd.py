@@ -79,8 +79,5 @@ def view(
         print(f"Polaris viewer for {server.source.path} at {server.url} (Ctrl-C to stop)", file=sys.stderr)
         sys.stderr.flush()
         server.serve_forever()
-    except KeyboardInterrupt:
-        server.server_close()
-        interrupt.leave()
-    finally:
+    finally:  # a Ctrl-C goes on to cli.main, which prints the expected line and exits (cli/interrupt.py)
         server.server_close()
