@@ -215,16 +215,12 @@ def run_cmd(
 def _grid_executor(kind: str, address: Optional[str] = None, workers: Optional[int] = None,
                    shard_size: Optional[int] = None) -> Any:
     """None (the local executor) or the Ray one; Ray options without `--executor ray` are an error."""
-    from polaris.errors import PolarisError
-    from polaris.runner.executors import EXECUTORS, RayOptions
+    from polaris.runner.executors import RayOptions, check_executor
 
     ray = RayOptions(address=address, workers=workers, shard_size=shard_size)
+    check_executor(kind, ray)
     if kind == "local":
-        if ray != RayOptions():
-            raise PolarisError("--ray-address, --ray-workers and --ray-shard-size need --executor ray")
         return None
-    if kind != "ray":
-        raise PolarisError(f"unknown --executor '{kind}' (choose from {', '.join(EXECUTORS)})")
     from polaris.experiments.ray_grid import RayGridExecutor
 
     return RayGridExecutor(ray)

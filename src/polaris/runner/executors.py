@@ -135,14 +135,19 @@ class LocalExecutor(Executor):
             await backend.close()
 
 
-def make_executor(kind: str, opts: BackendOptions, *, concurrency: int = 32, ray: RayOptions | None = None) -> Executor:
-    """An executor by name; `ray` options are an error with the local executor (they would be ignored)."""
-    if kind == "local":
-        if ray is not None and ray != RayOptions():
-            raise PolarisError("--ray-address, --ray-workers and --ray-shard-size need --executor ray")
-        return LocalExecutor(opts, concurrency=concurrency)
-    if kind == "ray":
-        from polaris.runner.ray_executor import RayExecutor
+def check_executor(kind: str, ray: RayOptions | None = None) -> None:
+    """An unknown executor, or Ray options given to the local one (they would be ignored): one line."""
+    if kind not in EXECUTORS:
+        raise PolarisError(f"unknown --executor '{kind}' (choose from {', '.join(EXECUTORS)})")
+    if kind == "local" and ray is not None and ray != RayOptions():
+        raise PolarisError("--ray-address, --ray-workers and --ray-shard-size need --executor ray")
 
-        return RayExecutor(opts, concurrency=concurrency, options=ray or RayOptions())
-    raise PolarisError(f"unknown --executor '{kind}' (choose from {', '.join(EXECUTORS)})")
+
+def make_executor(kind: str, opts: BackendOptions, *, concurrency: int = 32, ray: RayOptions | None = None) -> Executor:
+    """An executor by name (`check_executor`)."""
+    check_executor(kind, ray)
+    if kind == "local":
+        return LocalExecutor(opts, concurrency=concurrency)
+    from polaris.runner.ray_executor import RayExecutor
+
+    return RayExecutor(opts, concurrency=concurrency, options=ray or RayOptions())
